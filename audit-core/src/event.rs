@@ -1,0 +1,367 @@
+//! The event model: [`AuditEvent`] is what a host appends, [`AuditEntry`] what a store returns.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+
+use crate::column::{
+    Column, ColumnKind, EXTRA_KEY_MAX_CHARS, EXTRA_MAX_KEYS, EXTRA_VALUE_MAX_CHARS,
+};
+use crate::text::normalize;
+
+/// The id a store assigns to an entry: strictly increasing in append order, starting at 1.
+pub type AuditId = i64;
+
+const TEXT_COLUMNS: usize = Column::TEXT.len();
+
+/// One audit event to append, built with chained setters.
+///
+/// Every setter normalises its value at once: text longer than the column's limit
+/// ([`Column::max_chars`]) is truncated on a character boundary, NUL characters become U+FFFD,
+/// timestamps are cut to microseconds and clamped to the years 1 to 9999. An event is therefore
+/// never refused because of one long field.
+///
+/// ```
+/// use audit_core::{AuditEvent, Column};
+///
+/// let event = AuditEvent::new("POST /validate/check")
+///     .user("alice")
+///     .realm("corp")
+///     .success(false)
+///     .extra("ticket", "T-17");
+/// assert_eq!(event.text(Column::User), "alice");
+/// assert!(!event.is_success());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    date: DateTime<Utc>,
+    success: bool,
+    texts: [Box<str>; TEXT_COLUMNS],
+    start_date: Option<DateTime<Utc>>,
+    duration_micros: Option<i64>,
+    extra: BTreeMap<String, String>,
+}
+
+macro_rules! text_setters {
+    ($($method:ident => $column:ident),* $(,)?) => {
+        impl AuditEvent {
+            $(
+                #[doc = concat!("Sets the `", stringify!($method), "` column (truncated to its limit).")]
+                #[must_use]
+                pub fn $method(self, value: impl AsRef<str>) -> Self {
+                    self.with_text(Column::$column, value)
+                }
+            )*
+        }
+
+        impl AuditEntry {
+            $(
+                #[doc = concat!("The `", stringify!($method), "` column (empty when missing).")]
+                pub fn $method(&self) -> &str {
+                    self.event.text(Column::$column)
+                }
+            )*
+        }
+    };
+}
+
+text_setters! {
+    description => Description,
+    user => User,
+    realm => Realm,
+    resolver => Resolver,
+    role => Role,
+    administrator => Administrator,
+    location => Location,
+    serial => Serial,
+    token_type => TokenType,
+    authentication => Authentication,
+    action_detail => ActionDetail,
+    policies => Policies,
+    user_agent => UserAgent,
+    user_agent_version => UserAgentVersion,
+    container_serial => ContainerSerial,
+    container_type => ContainerType,
+    log_level => LogLevel,
+    clearance_level => ClearanceLevel,
+    thread_id => ThreadId,
+    server => Server,
+}
+
+/// Clamps a timestamp to microseconds within the years 1 to 9999, the range every backend stores.
+pub fn normalize_timestamp(value: DateTime<Utc>) -> DateTime<Utc> {
+    let min = NaiveDate::from_ymd_opt(1, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc());
+    let max = NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+        .map(|d| d.and_utc());
+    let value = value.trunc_subsecs(6);
+    match (min, max) {
+        (Some(min), _) if value < min => min,
+        (_, Some(max)) if value > max => max,
+        _ => value,
+    }
+}
+
+impl AuditEvent {
+    /// A new event named `event` (for example `POST /validate/check`), dated now, successful,
+    /// with every other column missing.
+    pub fn new(event: impl AsRef<str>) -> Self {
+        let texts: [Box<str>; TEXT_COLUMNS] = Default::default();
+        AuditEvent {
+            date: normalize_timestamp(Utc::now()),
+            success: true,
+            texts,
+            start_date: None,
+            duration_micros: None,
+            extra: BTreeMap::new(),
+        }
+        .with_text(Column::Event, event)
+    }
+
+    /// Sets any text column; other columns are left unchanged.
+    #[must_use]
+    pub fn with_text(mut self, column: Column, value: impl AsRef<str>) -> Self {
+        self.set_text(column, value.as_ref());
+        self
+    }
+
+    /// Sets any text column in place; a column that is not text is ignored.
+    pub fn set_text(&mut self, column: Column, value: &str) {
+        if let (Some(index), Some(limit)) = (column.text_index(), column.max_chars()) {
+            self.texts[index] = normalize(value, limit);
+        }
+    }
+
+    /// Sets when the event happened (stored in UTC with microsecond precision).
+    #[must_use]
+    pub fn date(mut self, date: DateTime<Utc>) -> Self {
+        self.date = normalize_timestamp(date);
+        self
+    }
+
+    /// Sets the outcome.
+    #[must_use]
+    pub fn success(mut self, success: bool) -> Self {
+        self.success = success;
+        self
+    }
+
+    /// Sets when handling of the request started.
+    #[must_use]
+    pub fn start_date(mut self, start: DateTime<Utc>) -> Self {
+        self.start_date = Some(normalize_timestamp(start));
+        self
+    }
+
+    /// Sets how long the request took (stored in whole microseconds).
+    #[must_use]
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration_micros = Some(i64::try_from(duration.as_micros()).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// Sets the duration from microseconds; negative values count as zero.
+    #[must_use]
+    pub fn duration_micros(mut self, micros: i64) -> Self {
+        self.duration_micros = Some(micros.max(0));
+        self
+    }
+
+    /// Adds one of the host's own fields. Keys and values are truncated to
+    /// [`EXTRA_KEY_MAX_CHARS`] and [`EXTRA_VALUE_MAX_CHARS`]; an empty key is ignored; of more
+    /// than [`EXTRA_MAX_KEYS`] keys, the smallest in key order are kept.
+    #[must_use]
+    pub fn extra(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.insert_extra(key.as_ref(), value.as_ref());
+        self
+    }
+
+    /// Adds one of the host's own fields in place (see [`AuditEvent::extra`]).
+    pub fn insert_extra(&mut self, key: &str, value: &str) {
+        let key = normalize(key, EXTRA_KEY_MAX_CHARS);
+        if key.is_empty() {
+            return;
+        }
+        let value = normalize(value, EXTRA_VALUE_MAX_CHARS);
+        self.extra.insert(key.into(), value.into());
+        while self.extra.len() > EXTRA_MAX_KEYS {
+            self.extra.pop_last();
+        }
+    }
+
+    /// The value of a text column (empty when missing, or when `column` is not text).
+    pub fn text(&self, column: Column) -> &str {
+        column.text_index().map_or("", |index| &self.texts[index])
+    }
+
+    /// The event name.
+    pub fn event(&self) -> &str {
+        self.text(Column::Event)
+    }
+
+    /// When the event happened.
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        self.date
+    }
+
+    /// The outcome.
+    pub fn is_success(&self) -> bool {
+        self.success
+    }
+
+    /// When handling started, if recorded.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.start_date
+    }
+
+    /// How long the request took in microseconds, if recorded.
+    pub fn duration_in_micros(&self) -> Option<i64> {
+        self.duration_micros
+    }
+
+    /// The host's own fields.
+    pub fn extra_fields(&self) -> &BTreeMap<String, String> {
+        &self.extra
+    }
+
+    /// One value of the host's own fields; empty when missing.
+    pub fn extra_value(&self, key: &str) -> &str {
+        self.extra.get(key).map_or("", String::as_str)
+    }
+}
+
+/// A stored audit entry: an [`AuditEvent`] with the id its store assigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    id: AuditId,
+    event: AuditEvent,
+}
+
+impl AuditEntry {
+    /// Pairs an event with the id its store assigned (for backends).
+    pub fn new(id: AuditId, event: AuditEvent) -> Self {
+        AuditEntry { id, event }
+    }
+
+    /// The id assigned by the store.
+    pub fn id(&self) -> AuditId {
+        self.id
+    }
+
+    /// The stored event.
+    pub fn as_event(&self) -> &AuditEvent {
+        &self.event
+    }
+
+    /// Gives the stored event back.
+    pub fn into_event(self) -> AuditEvent {
+        self.event
+    }
+
+    /// When the event happened.
+    pub fn date(&self) -> DateTime<Utc> {
+        self.event.date
+    }
+
+    /// The event name.
+    pub fn event(&self) -> &str {
+        self.event.event()
+    }
+
+    /// The outcome.
+    pub fn success(&self) -> bool {
+        self.event.success
+    }
+
+    /// The value of a text column (empty when missing).
+    pub fn text(&self, column: Column) -> &str {
+        self.event.text(column)
+    }
+
+    /// When handling started, if recorded.
+    pub fn start_date(&self) -> Option<DateTime<Utc>> {
+        self.event.start_date
+    }
+
+    /// How long the request took, if recorded.
+    pub fn duration(&self) -> Option<Duration> {
+        self.event
+            .duration_micros
+            .map(|us| Duration::from_micros(us.max(0).unsigned_abs()))
+    }
+
+    /// The host's own fields.
+    pub fn extra(&self) -> &BTreeMap<String, String> {
+        &self.event.extra
+    }
+
+    /// The sort key of this entry for `column`.
+    pub fn sort_key(&self, column: Column) -> SortValue {
+        match column.kind() {
+            ColumnKind::Integer => SortValue::Integer(self.id),
+            ColumnKind::Bool => SortValue::Bool(self.event.success),
+            ColumnKind::Text => SortValue::Text(self.text(column).to_owned()),
+            ColumnKind::Duration => SortValue::OptionalInteger(self.event.duration_micros),
+            ColumnKind::Timestamp if column == Column::StartDate => {
+                SortValue::OptionalInteger(self.event.start_date.map(|d| d.timestamp_micros()))
+            }
+            ColumnKind::Timestamp => SortValue::Integer(self.event.date.timestamp_micros()),
+            ColumnKind::Map => SortValue::Integer(0),
+        }
+    }
+}
+
+/// The value an entry is sorted by, in the order every backend uses: integers numerically,
+/// booleans `false` before `true`, text by Unicode code point, and a missing optional value
+/// before any present one. Timestamps are microseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SortValue {
+    /// An integer or timestamp (microseconds since the epoch).
+    Integer(i64),
+    /// A value that may be missing (start date, duration); `None` sorts first.
+    OptionalInteger(Option<i64>),
+    /// A boolean.
+    Bool(bool),
+    /// Text, compared by code point.
+    Text(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_truncated_to_the_column_limit() {
+        let long = "x".repeat(5000);
+        let event = AuditEvent::new(&long).description(&long);
+        assert_eq!(event.event().chars().count(), 200);
+        assert_eq!(event.text(Column::Description).chars().count(), 2000);
+    }
+
+    #[test]
+    fn extra_keeps_the_smallest_keys_when_over_the_limit() {
+        let mut event = AuditEvent::new("e");
+        for i in 0..(EXTRA_MAX_KEYS + 5) {
+            event = event.extra(format!("k{i:03}"), "v");
+        }
+        assert_eq!(event.extra_fields().len(), EXTRA_MAX_KEYS);
+        assert!(event.extra_fields().contains_key("k000"));
+        assert!(!event.extra_fields().contains_key("k068"));
+        assert!(event.clone().extra("", "ignored").extra_fields().len() == EXTRA_MAX_KEYS);
+    }
+
+    #[test]
+    fn timestamps_are_cut_to_microseconds() {
+        let date = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap_or_default();
+        let event = AuditEvent::new("e").date(date);
+        assert_eq!(event.timestamp().timestamp_subsec_nanos(), 123_456_000);
+    }
+
+    #[test]
+    fn missing_optional_values_sort_first() {
+        assert!(SortValue::OptionalInteger(None) < SortValue::OptionalInteger(Some(-5)));
+    }
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod column;
+pub mod csv;
+mod error;
+pub mod event;
+pub mod query;
+pub mod store;
+pub mod text;
+pub mod writer;
+
+pub use column::{Column, ColumnKind};
+pub use csv::{CsvColumn, CsvLayout, csv_stream, write_csv};
+pub use error::{Error, Result, Source};
+pub use event::{AuditEntry, AuditEvent, AuditId, SortValue};
+pub use query::{
+    AuditPage, AuditQuery, Condition, Counts, Cursor, Direction, Field, Page, Pattern, Sort,
+    TimeLimit, TimeRange,
+};
+pub use store::{AuditStore, export};
+pub use writer::{AuditWriter, Receipt, WriterConfig};
+
+// The workspace README's examples are compiled and run as tests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadme;

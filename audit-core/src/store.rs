@@ -1,0 +1,199 @@
+//! The [`AuditStore`] trait every backend implements, and the conveniences built on it once.
+
+use std::fmt::Debug;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_core::Stream;
+
+use crate::error::{Error, Result};
+use crate::event::{AuditEntry, AuditEvent, AuditId};
+use crate::query::{AuditPage, AuditQuery, Counts, Cursor, MAX_PAGE_SIZE, Page};
+
+/// A boxed stream of results, as returned by [`export`].
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = T> + Send + 'static>>;
+
+/// Entries fetched per round trip while exporting.
+pub const EXPORT_CHUNK_SIZE: u32 = 1_000;
+
+/// Storage for audit entries.
+///
+/// The trait is object safe, so a web server can keep an `Arc<dyn AuditStore>` in its state.
+/// A backend implements [`append`](AuditStore::append), [`fetch`](AuditStore::fetch) and
+/// [`count`](AuditStore::count); [`query`](AuditStore::query) combines the two reads and may be
+/// overridden to read both from one snapshot.
+///
+/// Every backend must give the same answer to the same query; the conformance kit
+/// (`audit_core::testkit`, feature `testkit`) checks that.
+///
+/// # Implementing a store
+///
+/// ```
+/// use std::sync::Mutex;
+/// use async_trait::async_trait;
+/// use audit_core::{AuditEntry, AuditEvent, AuditId, AuditQuery, AuditStore, Counts, Result};
+///
+/// /// A store that keeps entries in a vector and answers only unfiltered queries.
+/// #[derive(Debug, Default)]
+/// struct VecStore(Mutex<Vec<AuditEntry>>);
+///
+/// #[async_trait]
+/// impl AuditStore for VecStore {
+///     async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
+///         let mut rows = self.0.lock().unwrap_or_else(|e| e.into_inner());
+///         let first = rows.len() as AuditId + 1;
+///         let ids: Vec<AuditId> = (first..first + batch.len() as AuditId).collect();
+///         rows.extend(ids.iter().zip(batch).map(|(id, e)| AuditEntry::new(*id, e)));
+///         Ok(ids)
+///     }
+///
+///     async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+///         if !query.is_unfiltered() {
+///             return Err(audit_core::Error::Unsupported("filters".into()));
+///         }
+///         let rows = self.0.lock().unwrap_or_else(|e| e.into_inner());
+///         let mut sorted: Vec<AuditEntry> = rows.clone();
+///         let sort = query.sort_order();
+///         sorted.sort_by(|a, b| {
+///             let ord = (a.sort_key(sort.column()), a.id()).cmp(&(b.sort_key(sort.column()), b.id()));
+///             if sort.direction() == audit_core::Direction::Desc { ord.reverse() } else { ord }
+///         });
+///         Ok(audit_core::store::slice_page(sorted, query))
+///     }
+///
+///     async fn count(&self, _query: &AuditQuery) -> Result<Counts> {
+///         let n = self.0.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+///         Ok(Counts { filter_count: n, total_count: n })
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait AuditStore: Debug + Send + Sync + 'static {
+    /// Appends a batch atomically: either every event is stored or none is. Returns the ids
+    /// assigned, in the order of the batch. When this returns `Ok`, the entries are as durable
+    /// as the backend promises (see each backend's guarantees).
+    async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>>;
+
+    /// The entries of the query's page, in the query's order.
+    async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    /// How many entries match the query's filter, and how many are in scope at all.
+    async fn count(&self, query: &AuditQuery) -> Result<Counts>;
+
+    /// One page with both counts and the cursor to the next page.
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let wanted = query.page_spec().count();
+        let ahead = query.with_count(wanted.saturating_add(1).min(MAX_PAGE_SIZE + 1));
+        let mut entries = self.fetch(&ahead).await?;
+        let counts = self.count(query).await?;
+        Ok(into_page(&mut entries, query, counts))
+    }
+}
+
+/// Trims a look-ahead result to the query's page and derives the next cursor.
+fn into_page(entries: &mut Vec<AuditEntry>, query: &AuditQuery, counts: Counts) -> AuditPage {
+    let wanted = query.page_spec().count() as usize;
+    let more = entries.len() > wanted;
+    entries.truncate(wanted);
+    let next_cursor = if more {
+        entries
+            .last()
+            .map(|last| Cursor::after_entry(last, query.sort_order()))
+    } else {
+        None
+    };
+    AuditPage {
+        entries: std::mem::take(entries),
+        filter_count: counts.filter_count,
+        total_count: counts.total_count,
+        next_cursor,
+    }
+}
+
+/// Cuts the query's page out of entries that are already filtered and sorted in the query's
+/// order; a helper for simple backends.
+pub fn slice_page(sorted: Vec<AuditEntry>, query: &AuditQuery) -> Vec<AuditEntry> {
+    let count = query.page_spec().count() as usize;
+    match query.page_spec() {
+        Page::Offset { start, .. } => {
+            let start = usize::try_from(*start).unwrap_or(usize::MAX);
+            sorted.into_iter().skip(start).take(count).collect()
+        }
+        Page::After { cursor, .. } => {
+            let column = query.sort_order().column();
+            sorted
+                .into_iter()
+                .filter(|e| cursor.is_before(&e.sort_key(column), e.id()))
+                .take(count)
+                .collect()
+        }
+    }
+}
+
+/// Streams every entry that matches `query` (its page is ignored) in the query's order, in
+/// chunks of `chunk_size` fetched with the keyset cursor, so memory stays constant at any size.
+///
+/// The walk reads as it goes: entries appended behind the cursor during the export are not
+/// included, entries appended ahead of it may be.
+pub fn export(
+    store: Arc<dyn AuditStore>,
+    query: AuditQuery,
+    chunk_size: u32,
+) -> BoxStream<Result<Vec<AuditEntry>>> {
+    struct Walk {
+        store: Arc<dyn AuditStore>,
+        query: AuditQuery,
+        chunk: u32,
+        cursor: Option<Cursor>,
+        done: bool,
+    }
+    let chunk = chunk_size.clamp(1, MAX_PAGE_SIZE);
+    let walk = Walk {
+        store,
+        query,
+        chunk,
+        cursor: None,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(walk, |mut walk| async move {
+        if walk.done {
+            return None;
+        }
+        let page_query = match walk.cursor.take() {
+            Some(cursor) => walk.query.clone().after(cursor, walk.chunk),
+            None => walk.query.clone().offset(0, walk.chunk),
+        };
+        let result = match page_query {
+            Ok(q) => walk.store.fetch(&q).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(entries) => {
+                if entries.len() < walk.chunk as usize {
+                    walk.done = true;
+                }
+                if entries.is_empty() {
+                    return None;
+                }
+                walk.cursor = entries
+                    .last()
+                    .map(|last| Cursor::after_entry(last, walk.query.sort_order()));
+                Some((Ok(entries), walk))
+            }
+            Err(error) => {
+                walk.done = true;
+                Some((Err(error), walk))
+            }
+        }
+    }))
+}
+
+/// Appends one event and returns its id.
+pub async fn append_one(store: &dyn AuditStore, event: AuditEvent) -> Result<AuditId> {
+    store
+        .append(vec![event])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Unsupported("the store assigned no id".into()))
+}

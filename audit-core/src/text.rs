@@ -1,0 +1,53 @@
+//! Text normalisation shared by every backend: truncation, NUL replacement and case folding.
+
+/// Replaces NUL characters (which no SQL backend stores) with U+FFFD and truncates `value` to at
+/// most `max_chars` characters, cutting on a character boundary.
+pub fn normalize(value: &str, max_chars: usize) -> Box<str> {
+    let cut = value
+        .char_indices()
+        .nth(max_chars)
+        .map_or(value.len(), |(at, _)| at);
+    let kept = &value[..cut];
+    if kept.contains('\0') {
+        kept.replace('\0', "\u{FFFD}").into_boxed_str()
+    } else {
+        kept.into()
+    }
+}
+
+/// Folds case the way every backend must for wildcard filters and free-text search: full
+/// Unicode lower-casing (`ÄRGER` folds to `ärger`), identical in every store.
+pub fn fold(value: &str) -> String {
+    if value
+        .bytes()
+        .all(|b| !b.is_ascii_uppercase() && b.is_ascii())
+    {
+        value.to_owned()
+    } else {
+        value.to_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_counts_characters_and_cuts_on_a_boundary() {
+        assert_eq!(&*normalize("äöü", 2), "äö");
+        assert_eq!(&*normalize("abc", 3), "abc");
+        assert_eq!(&*normalize("", 3), "");
+    }
+
+    #[test]
+    fn nul_is_replaced() {
+        assert_eq!(&*normalize("a\0b", 10), "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn folding_is_unicode_aware() {
+        assert_eq!(fold("ÄRGER"), "ärger");
+        assert_eq!(fold("Straße"), "straße");
+        assert_eq!(fold("plain"), "plain");
+    }
+}
