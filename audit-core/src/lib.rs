@@ -10,6 +10,9 @@ pub mod store;
 pub mod text;
 pub mod writer;
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 pub use column::{Column, ColumnKind};
 pub use csv::{CsvColumn, CsvLayout, csv_stream, write_csv};
 pub use error::{Error, Result, Source};

@@ -15,16 +15,20 @@ pub fn normalize(value: &str, max_chars: usize) -> Box<str> {
     }
 }
 
-/// Folds case the way every backend must for wildcard filters and free-text search: full
-/// Unicode lower-casing (`ÄRGER` folds to `ärger`), identical in every store.
+/// Folds case the way every backend must for wildcard filters and free-text search: each
+/// character is lower-cased on its own with full Unicode rules (`ÄRGER` folds to `ärger`).
+///
+/// Folding character by character (unlike [`str::to_lowercase`], which lower-cases a final
+/// `Σ` to `ς`) keeps folding compatible with substrings: the fold of a part of a text is a part
+/// of the fold of the text, which free-text search relies on.
 pub fn fold(value: &str) -> String {
     if value
         .bytes()
-        .all(|b| !b.is_ascii_uppercase() && b.is_ascii())
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
     {
         value.to_owned()
     } else {
-        value.to_lowercase()
+        value.chars().flat_map(char::to_lowercase).collect()
     }
 }
 
@@ -49,5 +53,6 @@ mod tests {
         assert_eq!(fold("ÄRGER"), "ärger");
         assert_eq!(fold("Straße"), "straße");
         assert_eq!(fold("plain"), "plain");
+        assert_eq!(fold("ΟΔΟΣ"), "οδοσ");
     }
 }
