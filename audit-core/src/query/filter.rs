@@ -47,8 +47,8 @@ impl FromStr for Field {
         match Column::from_name(s) {
             Some(c) if c.is_filterable() => Ok(Field::Column(c)),
             _ => Err(Error::invalid_query(
-                s,
-                "not a filterable column",
+                if s.is_empty() { "filter" } else { s },
+                format!("{s:?} is not a filterable column"),
                 format!(
                     "one of {} or extra.<key>",
                     Column::ALL
