@@ -114,7 +114,23 @@ impl CsvLayout {
 
 /// Renders a timestamp as CSV and the dialects do: ISO-8601 UTC with microseconds and `Z`.
 pub fn format_timestamp(date: DateTime<Utc>) -> String {
-    date.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike as _, Timelike as _};
+    use std::fmt::Write as _;
+    // Formatting the digits directly is several times faster than a chrono format string,
+    // which matters when a million rows are exported.
+    let mut out = String::with_capacity(27);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        date.year(),
+        date.month(),
+        date.day(),
+        date.hour(),
+        date.minute(),
+        date.second(),
+        date.timestamp_subsec_micros().min(999_999)
+    );
+    out
 }
 
 /// Renders a duration in microseconds as seconds with six decimals.
@@ -253,6 +269,16 @@ mod tests {
         }
         assert_eq!(guard_formula("plain"), "plain");
         assert_eq!(guard_formula(""), "");
+    }
+
+    #[test]
+    fn timestamps_render_in_utc_with_microseconds() {
+        let date = DateTime::from_timestamp(1_777_777_777, 5_000).unwrap_or_default();
+        assert_eq!(format_timestamp(date), "2026-05-03T03:09:37.000005Z");
+        assert_eq!(
+            format_timestamp(date),
+            date.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use crate::column::{
     Column, ColumnKind, EXTRA_KEY_MAX_CHARS, EXTRA_MAX_KEYS, EXTRA_VALUE_MAX_CHARS,
 };
-use crate::text::normalize;
+use crate::text::{normalize, normalized};
 
 /// The id a store assigns to an entry: strictly increasing in append order, starting at 1.
 pub type AuditId = i64;
@@ -37,7 +37,10 @@ const TEXT_COLUMNS: usize = Column::TEXT.len();
 pub struct AuditEvent {
     date: DateTime<Utc>,
     success: bool,
-    texts: [Box<str>; TEXT_COLUMNS],
+    /// Every text column, concatenated in [`Column::TEXT`] order; `ends[i]` is where column `i`
+    /// ends. One allocation per event instead of one per column keeps copies cheap.
+    text: Box<str>,
+    ends: [u32; TEXT_COLUMNS],
     start_date: Option<DateTime<Utc>>,
     duration_micros: Option<i64>,
     extra: BTreeMap<String, String>,
@@ -109,11 +112,11 @@ impl AuditEvent {
     /// A new event named `event` (for example `POST /validate/check`), dated now, successful,
     /// with every other column missing.
     pub fn new(event: impl AsRef<str>) -> Self {
-        let texts: [Box<str>; TEXT_COLUMNS] = Default::default();
         AuditEvent {
             date: normalize_timestamp(Utc::now()),
             success: true,
-            texts,
+            text: Box::from(""),
+            ends: [0; TEXT_COLUMNS],
             start_date: None,
             duration_micros: None,
             extra: BTreeMap::new(),
@@ -131,8 +134,64 @@ impl AuditEvent {
     /// Sets any text column in place; a column that is not text is ignored.
     pub fn set_text(&mut self, column: Column, value: &str) {
         if let (Some(index), Some(limit)) = (column.text_index(), column.max_chars()) {
-            self.texts[index] = normalize(value, limit);
+            let value = normalize(value, limit);
+            let mut text = String::with_capacity(self.text.len() + value.len());
+            let mut ends = [0u32; TEXT_COLUMNS];
+            for (i, end) in ends.iter_mut().enumerate() {
+                if i == index {
+                    text.push_str(&value);
+                } else {
+                    text.push_str(self.text_at(i));
+                }
+                // Every column is bounded by its limit, so the total stays far below u32::MAX.
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
+            self.text = text.into_boxed_str();
+            self.ends = ends;
         }
+    }
+
+    /// Rebuilds an event from stored values (for backends): `texts` are the text columns in
+    /// [`Column::TEXT`] order, normalised as the setters do.
+    pub fn restore<'t>(
+        date: DateTime<Utc>,
+        success: bool,
+        texts: impl IntoIterator<Item = &'t str>,
+        start_date: Option<DateTime<Utc>>,
+        duration_micros: Option<i64>,
+        extra: BTreeMap<String, String>,
+    ) -> Self {
+        let mut text = String::new();
+        let mut ends = [0u32; TEXT_COLUMNS];
+        let mut texts = texts.into_iter();
+        for (column, end) in Column::TEXT.iter().zip(ends.iter_mut()) {
+            let value = texts.next().unwrap_or("");
+            text.push_str(&normalized(value, column.max_chars().unwrap_or(usize::MAX)));
+            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        let mut event = AuditEvent {
+            date: normalize_timestamp(date),
+            success,
+            text: text.into_boxed_str(),
+            ends,
+            start_date: start_date.map(normalize_timestamp),
+            duration_micros: duration_micros.map(|d| d.max(0)),
+            extra: BTreeMap::new(),
+        };
+        for (key, value) in &extra {
+            event.insert_extra(key, value);
+        }
+        event
+    }
+
+    fn text_at(&self, index: usize) -> &str {
+        let start = if index == 0 {
+            0
+        } else {
+            self.ends[index - 1] as usize
+        };
+        let end = self.ends[index] as usize;
+        self.text.get(start..end).unwrap_or("")
     }
 
     /// Sets when the event happened (stored in UTC with microsecond precision).
@@ -194,7 +253,7 @@ impl AuditEvent {
 
     /// The value of a text column (empty when missing, or when `column` is not text).
     pub fn text(&self, column: Column) -> &str {
-        column.text_index().map_or("", |index| &self.texts[index])
+        column.text_index().map_or("", |index| self.text_at(index))
     }
 
     /// The event name.

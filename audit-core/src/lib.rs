@@ -6,6 +6,8 @@ pub mod csv;
 mod error;
 pub mod event;
 pub mod query;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod store;
 pub mod text;
 pub mod writer;

@@ -3,15 +3,24 @@
 /// Replaces NUL characters (which no SQL backend stores) with U+FFFD and truncates `value` to at
 /// most `max_chars` characters, cutting on a character boundary.
 pub fn normalize(value: &str, max_chars: usize) -> Box<str> {
-    let cut = value
-        .char_indices()
-        .nth(max_chars)
-        .map_or(value.len(), |(at, _)| at);
+    normalized(value, max_chars).into()
+}
+
+/// Like [`normalize`], borrowing `value` when it is already normal.
+pub fn normalized(value: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
+    let cut = if value.len() <= max_chars {
+        value.len()
+    } else {
+        value
+            .char_indices()
+            .nth(max_chars)
+            .map_or(value.len(), |(at, _)| at)
+    };
     let kept = &value[..cut];
     if kept.contains('\0') {
-        kept.replace('\0', "\u{FFFD}").into_boxed_str()
+        std::borrow::Cow::Owned(kept.replace('\0', "\u{FFFD}"))
     } else {
-        kept.into()
+        std::borrow::Cow::Borrowed(kept)
     }
 }
 
@@ -22,11 +31,8 @@ pub fn normalize(value: &str, max_chars: usize) -> Box<str> {
 /// `Σ` to `ς`) keeps folding compatible with substrings: the fold of a part of a text is a part
 /// of the fold of the text, which free-text search relies on.
 pub fn fold(value: &str) -> String {
-    if value
-        .bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-    {
-        value.to_owned()
+    if value.is_ascii() {
+        value.to_ascii_lowercase()
     } else {
         value.chars().flat_map(char::to_lowercase).collect()
     }

@@ -1,45 +1,47 @@
 #![doc = include_str!("../README.md")]
 
-mod matching;
+mod dictionary;
+mod filter;
 mod order;
+mod table;
 
-use std::collections::BTreeSet;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use audit_core::query::Page;
 use audit_core::{
     AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Column, Counts, Cursor,
-    Result,
+    Direction, Result,
 };
 use chrono::Utc;
 
-use crate::matching::{Filter, Row};
-use crate::order::{DateWalk, compare_rows, cursor_allows};
+use crate::filter::Filter;
+use crate::order::{beyond_cursor, compare_rows, date_walk};
+use crate::table::Table;
 
 /// An indexed, in-memory audit store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
-    inner: RwLock<Inner>,
+    table: RwLock<Table>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// Row `i` holds the entry with id `i + 1`.
-    rows: Vec<Row>,
-    /// `(date in microseconds, id)` of every row, for date-ordered walks.
-    by_date: BTreeSet<(i64, AuditId)>,
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
-        MemoryStore::default()
+        MemoryStore {
+            table: RwLock::new(Table::new()),
+        }
     }
 
     /// How many entries the store holds.
     pub fn len(&self) -> usize {
-        self.read().rows.len()
+        self.read().len()
     }
 
     /// Whether the store holds no entry.
@@ -47,138 +49,123 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    // A panic while holding the lock cannot leave a half-appended batch (rows are pushed after
-    // all work that can fail), so a poisoned lock is still consistent.
-    fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner
+    // Appends change the table only after everything that can fail, so a lock poisoned by a
+    // panic elsewhere still guards a consistent table.
+    fn read(&self) -> RwLockReadGuard<'_, Table> {
+        self.table
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner
+    fn write(&self) -> RwLockWriteGuard<'_, Table> {
+        self.table
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-impl Inner {
-    fn fetch(&self, query: &AuditQuery, filter: &Filter<'_>) -> Vec<AuditEntry> {
-        let count = query.page_spec().count() as usize;
-        let (skip, cursor) = match query.page_spec() {
-            Page::Offset { start, .. } => (usize::try_from(*start).unwrap_or(usize::MAX), None),
-            Page::After { cursor, .. } => (0, Some(cursor)),
-        };
-        if count == 0 {
-            return Vec::new();
-        }
-        let sort = query.sort_order();
-        let picked: Vec<&Row> = match sort.column() {
-            Column::Date => {
-                let walk =
-                    DateWalk::new(&self.by_date, filter.date_range(), cursor, sort.direction());
-                walk.ids()
-                    .map(|id| &self.rows[id_index(id)])
-                    .filter(|row| filter.matches(row))
-                    .skip(skip)
-                    .take(count)
-                    .collect()
-            }
-            Column::Id => {
-                let in_order: Box<dyn Iterator<Item = &Row>> = match sort.direction() {
-                    audit_core::Direction::Asc => Box::new(self.rows.iter()),
-                    audit_core::Direction::Desc => Box::new(self.rows.iter().rev()),
-                };
-                in_order
-                    .filter(|row| cursor.is_none_or(|c| cursor_allows(c, row)))
-                    .filter(|row| filter.matches(row))
-                    .skip(skip)
-                    .take(count)
-                    .collect()
-            }
-            column => {
-                let mut matching: Vec<&Row> = self
-                    .rows
-                    .iter()
-                    .filter(|row| cursor.is_none_or(|c| cursor_allows(c, row)))
-                    .filter(|row| filter.matches(row))
-                    .collect();
-                let direction = sort.direction();
-                let end = skip.saturating_add(count).min(matching.len());
-                let by_order = |a: &&Row, b: &&Row| compare_rows(a, b, column, direction);
-                if end == 0 {
-                    return Vec::new();
-                }
-                if end < matching.len() {
-                    matching.select_nth_unstable_by(end - 1, by_order);
-                    matching.truncate(end);
-                }
-                matching.sort_unstable_by(by_order);
-                matching.into_iter().skip(skip).collect()
-            }
-        };
-        picked.into_iter().map(|row| row.entry.clone()).collect()
-    }
+fn row_of(id: AuditId) -> usize {
+    usize::try_from(id - 1).unwrap_or(0)
+}
 
-    fn count(&self, filter: &Filter<'_>) -> Counts {
-        let total = self.rows.len() as u64;
-        let filtered = if filter.is_empty() {
-            total
-        } else {
-            self.rows.iter().filter(|row| filter.matches(row)).count() as u64
-        };
-        Counts {
-            filter_count: filtered,
-            total_count: total,
+/// The rows of the query's page, in order.
+fn page_rows(table: &Table, query: &AuditQuery, filter: &Filter) -> Vec<usize> {
+    let count = query.page_spec().count() as usize;
+    let (skip, cursor) = match query.page_spec() {
+        Page::Offset { start, .. } => (usize::try_from(*start).unwrap_or(usize::MAX), None),
+        Page::After { cursor, .. } => (0, Some(cursor)),
+    };
+    if count == 0 {
+        return Vec::new();
+    }
+    let sort = query.sort_order();
+    let direction = sort.direction();
+    match sort.column() {
+        Column::Date => date_walk(&table.by_date, filter.date_range(), cursor, direction)
+            .map(row_of)
+            .filter(|row| filter.matches(table, *row))
+            .skip(skip)
+            .take(count)
+            .collect(),
+        Column::Id => {
+            let rows: Box<dyn Iterator<Item = usize>> = match direction {
+                Direction::Asc => Box::new(0..table.len()),
+                Direction::Desc => Box::new((0..table.len()).rev()),
+            };
+            rows.filter(|row| cursor.is_none_or(|c| beyond_cursor(table, c, *row)))
+                .filter(|row| filter.matches(table, *row))
+                .skip(skip)
+                .take(count)
+                .collect()
+        }
+        column => {
+            let mut rows: Vec<usize> = (0..table.len())
+                .filter(|row| cursor.is_none_or(|c| beyond_cursor(table, c, *row)))
+                .filter(|row| filter.matches(table, *row))
+                .collect();
+            let end = skip.saturating_add(count).min(rows.len());
+            if end == 0 {
+                return Vec::new();
+            }
+            let by_order = |a: &usize, b: &usize| compare_rows(table, *a, *b, column, direction);
+            if end < rows.len() {
+                rows.select_nth_unstable_by(end - 1, by_order);
+                rows.truncate(end);
+            }
+            rows.sort_unstable_by(by_order);
+            rows.split_off(skip.min(rows.len()))
         }
     }
 }
 
-fn id_index(id: AuditId) -> usize {
-    usize::try_from(id - 1).unwrap_or(0)
+fn counts(table: &Table, filter: &Filter) -> Counts {
+    let total = table.len() as u64;
+    let filtered = if filter.is_empty() {
+        total
+    } else {
+        (0..table.len())
+            .filter(|row| filter.matches(table, *row))
+            .count() as u64
+    };
+    Counts {
+        filter_count: filtered,
+        total_count: total,
+    }
 }
 
 #[async_trait]
 impl AuditStore for MemoryStore {
     async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
-        // Fold text before taking the lock, so readers wait only for the pushes.
-        let prepared: Vec<Row> = batch.into_iter().map(|event| Row::new(0, event)).collect();
-        let mut inner = self.write();
-        let first = inner.rows.len() as AuditId + 1;
-        let mut ids = Vec::with_capacity(prepared.len());
-        inner.rows.reserve(prepared.len());
-        for (offset, mut row) in prepared.into_iter().enumerate() {
-            let id = first + offset as AuditId;
-            row.set_id(id);
-            inner
-                .by_date
-                .insert((row.entry.date().timestamp_micros(), id));
-            inner.rows.push(row);
-            ids.push(id);
-        }
-        Ok(ids)
+        Ok(self.write().append(batch))
     }
 
     async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let filter = Filter::new(query, Utc::now());
-        Ok(self.read().fetch(query, &filter))
+        let table = self.read();
+        let filter = Filter::compile(query, Utc::now(), &table);
+        Ok(page_rows(&table, query, &filter)
+            .into_iter()
+            .map(|row| table.entry(row))
+            .collect())
     }
 
     async fn count(&self, query: &AuditQuery) -> Result<Counts> {
-        let filter = Filter::new(query, Utc::now());
-        Ok(self.read().count(&filter))
+        let table = self.read();
+        let filter = Filter::compile(query, Utc::now(), &table);
+        Ok(counts(&table, &filter))
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
-        let filter = Filter::new(query, Utc::now());
         let wanted = query.page_spec().count() as usize;
         let ahead = query.with_count(query.page_spec().count().saturating_add(1));
-        let inner = self.read();
-        let mut entries = inner.fetch(&ahead, &filter);
-        let counts = inner.count(&filter);
-        drop(inner);
-        let next_cursor = if entries.len() > wanted {
-            entries.truncate(wanted);
+        let table = self.read();
+        let filter = Filter::compile(query, Utc::now(), &table);
+        let mut rows = page_rows(&table, &ahead, &filter);
+        let counts = counts(&table, &filter);
+        let more = rows.len() > wanted;
+        rows.truncate(wanted);
+        let entries: Vec<AuditEntry> = rows.into_iter().map(|row| table.entry(row)).collect();
+        drop(table);
+        let next_cursor = if more {
             entries
                 .last()
                 .map(|e| Cursor::after_entry(e, query.sort_order()))

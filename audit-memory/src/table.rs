@@ -1,0 +1,99 @@
+//! Column-oriented storage: one vector per column, text as dictionary codes, and a date index.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use audit_core::{AuditEntry, AuditEvent, AuditId, Column};
+use chrono::DateTime;
+use rustc_hash::FxHashMap;
+
+use crate::dictionary::Dictionary;
+
+const TEXT_COLUMNS: usize = Column::TEXT.len();
+
+/// Every entry, column by column; row `i` holds the entry with id `i + 1`. Scans touch only the
+/// columns a query tests.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    pub(crate) dates: Vec<i64>,
+    pub(crate) success: Vec<bool>,
+    pub(crate) starts: Vec<Option<i64>>,
+    pub(crate) durations: Vec<Option<i64>>,
+    /// Per text column (in [`Column::TEXT`] order), each row's dictionary code.
+    pub(crate) codes: Vec<Vec<u32>>,
+    /// The host's fields, for the few rows that have any.
+    pub(crate) extras: FxHashMap<usize, BTreeMap<String, String>>,
+    dictionaries: Vec<Dictionary>,
+    /// `(date, id)` of every row, for date-ordered walks.
+    pub(crate) by_date: BTreeSet<(i64, AuditId)>,
+}
+
+impl Table {
+    pub(crate) fn new() -> Self {
+        Table {
+            codes: (0..TEXT_COLUMNS).map(|_| Vec::new()).collect(),
+            dictionaries: (0..TEXT_COLUMNS).map(|_| Dictionary::default()).collect(),
+            ..Table::default()
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.dates.len()
+    }
+
+    pub(crate) fn dictionary(&self, text_index: usize) -> &Dictionary {
+        &self.dictionaries[text_index]
+    }
+
+    /// The text of column `text_index` in `row`.
+    pub(crate) fn text(&self, text_index: usize, row: usize) -> &str {
+        self.dictionaries[text_index].value(self.codes[text_index][row])
+    }
+
+    /// Appends every event; nothing here can fail, so a batch is all or nothing.
+    pub(crate) fn append(&mut self, batch: Vec<AuditEvent>) -> Vec<AuditId> {
+        let first = self.len() as AuditId + 1;
+        let additional = batch.len();
+        self.dates.reserve(additional);
+        self.success.reserve(additional);
+        self.starts.reserve(additional);
+        self.durations.reserve(additional);
+        for codes in &mut self.codes {
+            codes.reserve(additional);
+        }
+        let mut ids = Vec::with_capacity(additional);
+        for (offset, event) in batch.into_iter().enumerate() {
+            let id = first + offset as AuditId;
+            let row = self.len();
+            let date = event.timestamp().timestamp_micros();
+            self.dates.push(date);
+            self.success.push(event.is_success());
+            self.starts
+                .push(event.started_at().map(|d| d.timestamp_micros()));
+            self.durations.push(event.duration_in_micros());
+            for (i, column) in Column::TEXT.iter().enumerate() {
+                let code = self.dictionaries[i].intern(event.text(*column));
+                self.codes[i].push(code);
+            }
+            if !event.extra_fields().is_empty() {
+                self.extras.insert(row, event.extra_fields().clone());
+            }
+            self.by_date.insert((date, id));
+            ids.push(id);
+        }
+        ids
+    }
+
+    /// Rebuilds the entry of `row`.
+    pub(crate) fn entry(&self, row: usize) -> AuditEntry {
+        let date = DateTime::from_timestamp_micros(self.dates[row]).unwrap_or_default();
+        let event = AuditEvent::restore(
+            date,
+            self.success[row],
+            (0..TEXT_COLUMNS).map(|i| self.text(i, row)),
+            self.starts[row].and_then(DateTime::from_timestamp_micros),
+            self.durations[row],
+            self.extras.get(&row).cloned().unwrap_or_default(),
+        );
+        AuditEntry::new(row as AuditId + 1, event)
+    }
+}
