@@ -40,6 +40,10 @@ pub enum Error {
     /// Stored data failed an integrity check.
     #[error("integrity violation: {0}")]
     Integrity(String),
+    /// The storage holds something this store cannot use: a damaged file, another
+    /// application's data, or a schema newer than this version understands. Nothing was changed.
+    #[error("incompatible storage: {0}")]
+    Incompatible(String),
     /// The store or writer has been shut down and takes no more work.
     #[error("the audit writer has shut down")]
     Closed,

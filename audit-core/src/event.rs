@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::column::{
     Column, ColumnKind, EXTRA_KEY_MAX_CHARS, EXTRA_MAX_KEYS, EXTRA_VALUE_MAX_CHARS,
@@ -92,20 +92,18 @@ text_setters! {
     server => Server,
 }
 
+/// 0001-01-01T00:00:00Z in microseconds since the Unix epoch.
+const MIN_MICROS: i64 = -62_135_596_800_000_000;
+/// 9999-12-31T23:59:59.999999Z in microseconds since the Unix epoch.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
 /// Clamps a timestamp to microseconds within the years 1 to 9999, the range every backend stores.
 pub fn normalize_timestamp(value: DateTime<Utc>) -> DateTime<Utc> {
-    let min = NaiveDate::from_ymd_opt(1, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc());
-    let max = NaiveDate::from_ymd_opt(9999, 12, 31)
-        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
-        .map(|d| d.and_utc());
-    let value = value.trunc_subsecs(6);
-    match (min, max) {
-        (Some(min), _) if value < min => min,
-        (_, Some(max)) if value > max => max,
-        _ => value,
+    let micros = value.timestamp_micros();
+    if (MIN_MICROS..=MAX_MICROS).contains(&micros) && value.timestamp_subsec_nanos() % 1_000 == 0 {
+        return value;
     }
+    DateTime::from_timestamp_micros(micros.clamp(MIN_MICROS, MAX_MICROS)).unwrap_or(value)
 }
 
 impl AuditEvent {
@@ -134,20 +132,22 @@ impl AuditEvent {
     /// Sets any text column in place; a column that is not text is ignored.
     pub fn set_text(&mut self, column: Column, value: &str) {
         if let (Some(index), Some(limit)) = (column.text_index(), column.max_chars()) {
-            let value = normalize(value, limit);
-            let mut text = String::with_capacity(self.text.len() + value.len());
-            let mut ends = [0u32; TEXT_COLUMNS];
-            for (i, end) in ends.iter_mut().enumerate() {
-                if i == index {
-                    text.push_str(&value);
-                } else {
-                    text.push_str(self.text_at(i));
-                }
-                // Every column is bounded by its limit, so the total stays far below u32::MAX.
-                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            let value = normalized(value, limit);
+            let start = if index == 0 {
+                0
+            } else {
+                self.ends[index - 1] as usize
+            };
+            let end = self.ends[index] as usize;
+            let mut text = std::mem::take(&mut self.text).into_string();
+            text.replace_range(start..end, &value);
+            // Every column is bounded by its limit, so the total stays far below u32::MAX.
+            let new_end = u32::try_from(start + value.len()).unwrap_or(u32::MAX);
+            let shift = i64::from(new_end) - self.ends[index] as i64;
+            for later in &mut self.ends[index..] {
+                *later = u32::try_from(i64::from(*later) + shift).unwrap_or(u32::MAX);
             }
             self.text = text.into_boxed_str();
-            self.ends = ends;
         }
     }
 
@@ -161,12 +161,18 @@ impl AuditEvent {
         duration_micros: Option<i64>,
         extra: BTreeMap<String, String>,
     ) -> Self {
-        let mut text = String::new();
-        let mut ends = [0u32; TEXT_COLUMNS];
+        let mut values: [std::borrow::Cow<'t, str>; TEXT_COLUMNS] = Default::default();
         let mut texts = texts.into_iter();
-        for (column, end) in Column::TEXT.iter().zip(ends.iter_mut()) {
-            let value = texts.next().unwrap_or("");
-            text.push_str(&normalized(value, column.max_chars().unwrap_or(usize::MAX)));
+        for (column, value) in Column::TEXT.iter().zip(values.iter_mut()) {
+            *value = normalized(
+                texts.next().unwrap_or(""),
+                column.max_chars().unwrap_or(usize::MAX),
+            );
+        }
+        let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
+        let mut ends = [0u32; TEXT_COLUMNS];
+        for (value, end) in values.iter().zip(ends.iter_mut()) {
+            text.push_str(value);
             *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
         }
         let mut event = AuditEvent {
@@ -259,6 +265,11 @@ impl AuditEvent {
     /// The event name.
     pub fn event(&self) -> &str {
         self.text(Column::Event)
+    }
+
+    /// Every text column's value, in [`Column::TEXT`] order.
+    pub fn texts(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..TEXT_COLUMNS).map(|index| self.text_at(index))
     }
 
     /// When the event happened.
@@ -417,6 +428,18 @@ mod tests {
         let date = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap_or_default();
         let event = AuditEvent::new("e").date(date);
         assert_eq!(event.timestamp().timestamp_subsec_nanos(), 123_456_000);
+    }
+
+    #[test]
+    fn timestamps_are_clamped_to_years_one_to_9999() {
+        let far = DateTime::from_timestamp(400_000_000_000, 0).unwrap_or_default();
+        let clamped = AuditEvent::new("e").date(far).timestamp();
+        assert_eq!(clamped.to_rfc3339(), "9999-12-31T23:59:59.999999+00:00");
+        let early = DateTime::from_timestamp(-70_000_000_000, 0).unwrap_or_default();
+        assert_eq!(
+            AuditEvent::new("e").date(early).timestamp().to_rfc3339(),
+            "0001-01-01T00:00:00+00:00"
+        );
     }
 
     #[test]

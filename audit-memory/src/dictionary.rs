@@ -12,24 +12,36 @@ pub(crate) struct Dictionary {
     /// The folded value, where folding changes it.
     folded: Vec<Option<Box<str>>>,
     codes: FxHashMap<Box<str>, u32>,
+    /// The code interned last: consecutive entries often repeat a value.
+    last: u32,
 }
 
 impl Default for Dictionary {
     fn default() -> Self {
-        let mut dictionary = Dictionary {
-            values: Vec::new(),
-            folded: Vec::new(),
-            codes: FxHashMap::default(),
-        };
-        dictionary.intern("");
-        dictionary
+        // Code 0 is the empty string.
+        let mut codes = FxHashMap::default();
+        codes.insert(Box::from(""), 0);
+        Dictionary {
+            values: vec![Box::from("")],
+            folded: vec![None],
+            codes,
+            last: 0,
+        }
     }
 }
 
 impl Dictionary {
     /// The code of `value`, adding it when new.
     pub(crate) fn intern(&mut self, value: &str) -> u32 {
+        // Missing values and repeats of the previous value skip hashing.
+        if value.is_empty() {
+            return 0;
+        }
+        if self.value(self.last) == value {
+            return self.last;
+        }
         if let Some(code) = self.codes.get(value) {
+            self.last = *code;
             return *code;
         }
         let code = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
@@ -38,6 +50,7 @@ impl Dictionary {
             .push((folded != value).then(|| folded.into_boxed_str()));
         self.values.push(value.into());
         self.codes.insert(value.into(), code);
+        self.last = code;
         code
     }
 

@@ -10,6 +10,10 @@ use crate::dictionary::Dictionary;
 
 const TEXT_COLUMNS: usize = Column::TEXT.len();
 
+/// Batches at least this large are encoded on two threads; below it a thread costs more than
+/// it saves.
+const PARALLEL_BATCH: usize = 256;
+
 /// Every entry, column by column; row `i` holds the entry with id `i + 1`. Scans touch only the
 /// columns a query tests.
 #[derive(Debug, Default)]
@@ -57,9 +61,7 @@ impl Table {
         self.success.reserve(additional);
         self.starts.reserve(additional);
         self.durations.reserve(additional);
-        for codes in &mut self.codes {
-            codes.reserve(additional);
-        }
+        self.encode_texts(&batch);
         let mut ids = Vec::with_capacity(additional);
         for (offset, event) in batch.into_iter().enumerate() {
             let id = first + offset as AuditId;
@@ -70,10 +72,6 @@ impl Table {
             self.starts
                 .push(event.started_at().map(|d| d.timestamp_micros()));
             self.durations.push(event.duration_in_micros());
-            for (i, column) in Column::TEXT.iter().enumerate() {
-                let code = self.dictionaries[i].intern(event.text(*column));
-                self.codes[i].push(code);
-            }
             if !event.extra_fields().is_empty() {
                 self.extras.insert(row, event.extra_fields().clone());
             }
@@ -81,6 +79,41 @@ impl Table {
             ids.push(id);
         }
         ids
+    }
+
+    /// Interns every text column of `batch` into the dictionaries. Interning is most of an
+    /// append's work; a large batch splits the columns between two threads (dictionaries and
+    /// code vectors are per column, so the halves share nothing).
+    fn encode_texts(&mut self, batch: &[AuditEvent]) {
+        fn encode(
+            dictionaries: &mut [Dictionary],
+            codes: &mut [Vec<u32>],
+            first: usize,
+            batch: &[AuditEvent],
+        ) {
+            for (offset, (dictionary, codes)) in
+                dictionaries.iter_mut().zip(codes.iter_mut()).enumerate()
+            {
+                let column = Column::TEXT[first + offset];
+                codes.extend(
+                    batch
+                        .iter()
+                        .map(|event| dictionary.intern(event.text(column))),
+                );
+            }
+        }
+        let split = TEXT_COLUMNS / 2;
+        let (left_dictionaries, right_dictionaries) = self.dictionaries.split_at_mut(split);
+        let (left_codes, right_codes) = self.codes.split_at_mut(split);
+        if batch.len() < PARALLEL_BATCH {
+            encode(left_dictionaries, left_codes, 0, batch);
+            encode(right_dictionaries, right_codes, split, batch);
+            return;
+        }
+        std::thread::scope(|scope| {
+            scope.spawn(|| encode(left_dictionaries, left_codes, 0, batch));
+            encode(right_dictionaries, right_codes, split, batch);
+        });
     }
 
     /// Rebuilds the entry of `row`.

@@ -198,21 +198,15 @@ fn key_value(key: &SortValue) -> Value {
     }
 }
 
-/// Entries strictly beyond `cursor` in its order.
+/// Entries strictly beyond `cursor` in its order, as a row-value comparison
+/// `(key, id) > (?, ?)` that engines answer from an index on the sort column.
 fn keyset(cursor: &Cursor) -> Expr {
     let column = cursor.sort().column();
-    let key = key_value(cursor.key());
-    let id = col(Column::Id.name());
-    let expr = sort_expr(column);
+    let position = Expr::tuple([sort_expr(column), col(Column::Id.name())]);
+    let bound = Expr::tuple([Expr::val(key_value(cursor.key())), Expr::val(cursor.id())]);
     match cursor.sort().direction() {
-        Direction::Asc => expr
-            .clone()
-            .gt(key.clone())
-            .or(expr.eq(key).and(id.gt(cursor.id()))),
-        Direction::Desc => expr
-            .clone()
-            .lt(key.clone())
-            .or(expr.eq(key).and(id.lt(cursor.id()))),
+        Direction::Asc => position.gt(bound),
+        Direction::Desc => position.lt(bound),
     }
 }
 
