@@ -1,0 +1,409 @@
+#![doc = include_str!("../README.md")]
+
+mod bind;
+mod dialect;
+mod error;
+mod pool;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use audit_core::sql::{
+    StoredRow, count_statement, decode_entry, page_statement, validate_identifier, where_clause,
+};
+use audit_core::{
+    AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Counts, Cursor, Error,
+    Result,
+};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, params_from_iter};
+use sea_query::SqliteQueryBuilder;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::bind::{Param, params};
+use crate::dialect::SqliteDialect;
+use crate::error::{Context, SqliteError};
+use crate::pool::ReadPool;
+use crate::schema::Names;
+use crate::writer::WriteRequest;
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// A committed batch survives a crash of the process and of the machine (power loss).
+    #[default]
+    Full,
+    /// A committed batch survives a crash of the process; the last commits before a power loss
+    /// may be lost (never half of a batch). Faster.
+    Normal,
+}
+
+#[derive(Debug, Clone)]
+enum Location {
+    File(PathBuf),
+    Memory(String),
+}
+
+/// Configures and opens a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteStoreBuilder {
+    location: Location,
+    prefix: String,
+    synchronous: Synchronous,
+    busy_timeout: Duration,
+    readers: usize,
+    search_index: bool,
+}
+
+static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
+
+impl Default for SqliteStoreBuilder {
+    fn default() -> Self {
+        SqliteStoreBuilder {
+            location: Location::File(PathBuf::from("audit.db")),
+            prefix: "audit_".into(),
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(10),
+            readers: 4,
+            search_index: true,
+        }
+    }
+}
+
+impl SqliteStoreBuilder {
+    /// Stores entries in the file at `path`, created when missing (default `audit.db`).
+    #[must_use]
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.location = Location::File(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Keeps entries in memory only, for tests: gone when the store is dropped.
+    #[must_use]
+    pub fn in_memory(mut self) -> Self {
+        let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
+        self.location = Location::Memory(format!("audit-{}-{n}", std::process::id()));
+        self
+    }
+
+    /// Prefixes the store's table names (default `audit_`): ASCII letters, digits and `_`.
+    #[must_use]
+    pub fn table_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How durable a commit is (default [`Synchronous::Full`]).
+    #[must_use]
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// How long a connection waits for a lock held by another process (default 10 s).
+    #[must_use]
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// How many read connections serve queries in parallel (default 4, at least 1).
+    #[must_use]
+    pub fn read_connections(mut self, readers: usize) -> Self {
+        self.readers = readers.max(1);
+        self
+    }
+
+    /// Whether free text and `*` wildcards use the trigram search index (default on). Off,
+    /// appends are faster and searches scan; the answers are the same.
+    #[must_use]
+    pub fn search_index(mut self, enabled: bool) -> Self {
+        self.search_index = enabled;
+        self
+    }
+
+    /// Opens the store: checks the file, creates or migrates the schema, starts the writer.
+    pub async fn open(self) -> Result<SqliteStore> {
+        validate_identifier("table_prefix", &self.prefix)?;
+        tokio::task::spawn_blocking(move || self.open_blocking())
+            .await
+            .map_err(|e| SqliteError::from(e).during("opening the store"))?
+    }
+
+    fn connect(&self, read_only: bool) -> Result<Connection> {
+        let access = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        };
+        let flags = access | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match &self.location {
+            Location::File(path) => Connection::open_with_flags(path, flags),
+            Location::Memory(name) => {
+                Connection::open_with_flags(format!("file:/{name}?vfs=memdb"), flags)
+            }
+        }
+        .during("opening the database")?;
+        conn.busy_timeout(self.busy_timeout)
+            .during("setting the busy timeout")?;
+        Ok(conn)
+    }
+
+    fn open_blocking(self) -> Result<SqliteStore> {
+        let names = Names::new(&self.prefix);
+        let path = match &self.location {
+            Location::File(path) => Some(path.as_path()),
+            Location::Memory(_) => None,
+        };
+        let mut conn = self.connect(false)?;
+        schema::prepare(&mut conn, path, &names)?;
+        if path.is_some() {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .during("enabling WAL")?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::Incompatible(format!(
+                    "the database cannot use WAL (journal mode {mode})"
+                )));
+            }
+        }
+        let synchronous = match self.synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!("PRAGMA synchronous = {synchronous}"))
+            .during("setting synchronous")?;
+        schema::sync_search_index(&mut conn, &names, self.search_index)?;
+        let readers = (0..self.readers)
+            .map(|_| self.connect(true))
+            .collect::<Result<Vec<_>>>()?;
+        let (writer, writer_stopped) = writer::spawn(conn, names.clone(), self.search_index)
+            .map_err(|e| Error::backend("sqlite", "starting the writer thread", false, e))?;
+        let dialect = SqliteDialect {
+            entries: names.entries.clone(),
+            search: self.search_index.then(|| names.search.clone()),
+        };
+        Ok(SqliteStore {
+            writer,
+            writer_stopped,
+            readers: ReadPool::new(readers),
+            names,
+            dialect: Arc::new(dialect),
+        })
+    }
+}
+
+/// An [`AuditStore`] in a SQLite database: the embedded default backend.
+pub struct SqliteStore {
+    writer: mpsc::Sender<WriteRequest>,
+    writer_stopped: oneshot::Receiver<()>,
+    readers: Arc<ReadPool>,
+    names: Names,
+    dialect: Arc<SqliteDialect>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("entries", &self.names.entries)
+            .field("search_index", &self.dialect.search.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// A builder with the defaults: file `audit.db`, prefix `audit_`, `synchronous=FULL`.
+    pub fn builder() -> SqliteStoreBuilder {
+        SqliteStoreBuilder::default()
+    }
+
+    /// Opens (or creates) the database file at `path` with the defaults.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        SqliteStore::builder().path(path).open().await
+    }
+
+    /// An in-memory database with the defaults.
+    pub async fn in_memory() -> Result<Self> {
+        SqliteStore::builder().in_memory().open().await
+    }
+
+    /// Writes what is queued, closes every connection (checkpointing the WAL into the file)
+    /// and waits until that is done. Dropping the store does the same without waiting.
+    pub async fn close(self) -> Result<()> {
+        let SqliteStore {
+            writer,
+            writer_stopped,
+            readers,
+            ..
+        } = self;
+        drop(readers);
+        drop(writer);
+        writer_stopped
+            .await
+            .map_err(|_| SqliteError::WriterGone.during("closing the store"))
+    }
+}
+
+/// A statement and its bound values, built before entering the blocking task.
+struct Statement {
+    sql: String,
+    params: Vec<Param>,
+}
+
+fn read_entries(conn: &Connection, statement: &Statement) -> Result<Vec<AuditEntry>> {
+    let mut prepared = conn
+        .prepare_cached(&statement.sql)
+        .during("preparing a query")?;
+    let mut rows = prepared
+        .query(params_from_iter(&statement.params))
+        .during("running a query")?;
+    let mut entries = Vec::new();
+    while let Some(row) = rows.next().during("reading a row")? {
+        let mut texts = Vec::with_capacity(audit_core::Column::TEXT.len());
+        for i in 0..audit_core::Column::TEXT.len() {
+            texts.push(row.get::<_, String>(3 + i).during("reading a row")?);
+        }
+        let at = 3 + texts.len();
+        let stored = StoredRow {
+            id: row.get(0).during("reading a row")?,
+            date: row.get(1).during("reading a row")?,
+            success: row.get(2).during("reading a row")?,
+            texts,
+            start_date: row.get(at).during("reading a row")?,
+            duration: row.get(at + 1).during("reading a row")?,
+            extra: row.get(at + 2).during("reading a row")?,
+        };
+        entries.push(decode_entry(stored)?);
+    }
+    Ok(entries)
+}
+
+fn read_count(conn: &Connection, statement: &Statement) -> Result<u64> {
+    let mut prepared = conn
+        .prepare_cached(&statement.sql)
+        .during("preparing a count")?;
+    let count: i64 = prepared
+        .query_row(params_from_iter(&statement.params), |r| r.get(0))
+        .during("counting")?;
+    Ok(count.max(0).unsigned_abs())
+}
+
+impl SqliteStore {
+    fn page(&self, query: &AuditQuery, now: DateTime<Utc>) -> Statement {
+        let (sql, values) = page_statement(&self.names.entries, query, now, &*self.dialect)
+            .build(SqliteQueryBuilder);
+        Statement {
+            sql,
+            params: params(&values),
+        }
+    }
+
+    /// The count statement, or `None` when the query is unfiltered and the counter answers.
+    fn filtered_count(&self, query: &AuditQuery, now: DateTime<Utc>) -> Option<Statement> {
+        where_clause(query, now, &*self.dialect)?;
+        let (sql, values) = count_statement(&self.names.entries, query, now, &*self.dialect)
+            .build(SqliteQueryBuilder);
+        Some(Statement {
+            sql,
+            params: params(&values),
+        })
+    }
+
+    fn total(&self) -> Statement {
+        Statement {
+            sql: format!(
+                "SELECT \"value\" FROM \"{}\" WHERE \"name\" = 'entries'",
+                self.names.counters
+            ),
+            params: Vec::new(),
+        }
+    }
+}
+
+fn counts(conn: &Connection, total: &Statement, filtered: Option<&Statement>) -> Result<Counts> {
+    let total_count = read_count(conn, total)?;
+    let filter_count = match filtered {
+        Some(statement) => read_count(conn, statement)?,
+        None => total_count,
+    };
+    Ok(Counts {
+        filter_count,
+        total_count,
+    })
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(WriteRequest { batch, reply })
+            .await
+            .map_err(|_| Error::Closed)?;
+        answer
+            .await
+            .map_err(|_| SqliteError::WriterGone.during("appending"))?
+    }
+
+    async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let statement = self.page(query, Utc::now());
+        self.readers
+            .read("reading entries", move |conn| {
+                read_entries(conn, &statement)
+            })
+            .await
+    }
+
+    async fn count(&self, query: &AuditQuery) -> Result<Counts> {
+        let now = Utc::now();
+        let total = self.total();
+        let filtered = self.filtered_count(query, now);
+        self.readers
+            .read("counting entries", move |conn| {
+                counts(conn, &total, filtered.as_ref())
+            })
+            .await
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let now = Utc::now();
+        let wanted = query.page_spec().count() as usize;
+        let ahead = query.with_count(query.page_spec().count().saturating_add(1));
+        let page = self.page(&ahead, now);
+        let total = self.total();
+        let filtered = self.filtered_count(query, now);
+        let (mut entries, counts) = self
+            .readers
+            .read("reading a page", move |conn| {
+                // One read transaction: the page and both counts come from the same snapshot.
+                let tx = conn.unchecked_transaction().during("starting a read")?;
+                let entries = read_entries(&tx, &page)?;
+                let counts = counts(&tx, &total, filtered.as_ref())?;
+                tx.finish().during("ending a read")?;
+                Ok((entries, counts))
+            })
+            .await?;
+        let next_cursor = if entries.len() > wanted {
+            entries.truncate(wanted);
+            entries
+                .last()
+                .map(|e| Cursor::after_entry(e, query.sort_order()))
+        } else {
+            None
+        };
+        Ok(AuditPage {
+            entries,
+            filter_count: counts.filter_count,
+            total_count: counts.total_count,
+            next_cursor,
+        })
+    }
+}

@@ -1,0 +1,53 @@
+//! The shared conformance kit against SQLite: a file database and an in-memory one, with and
+//! without the search index.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use audit_core::AuditStore;
+use audit_sqlite::SqliteStore;
+
+static FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh database file under the test target directory.
+fn fresh_file(kind: &str) -> PathBuf {
+    let n = FILES.fetch_add(1, Ordering::Relaxed);
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("conformance-{kind}-{}-{n}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+async fn open(builder: audit_sqlite::SqliteStoreBuilder) -> Arc<dyn AuditStore> {
+    match builder.open().await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("opening the store failed: {e}"),
+    }
+}
+
+mod file {
+    use super::*;
+    audit_core::conformance_tests!(|| async {
+        open(SqliteStore::builder().path(fresh_file("file"))).await
+    });
+}
+
+mod memory {
+    use super::*;
+    audit_core::conformance_tests!(|| async { open(SqliteStore::builder().in_memory()).await });
+}
+
+mod file_without_search_index {
+    use super::*;
+    audit_core::conformance_tests!(|| async {
+        open(
+            SqliteStore::builder()
+                .path(fresh_file("nosearch"))
+                .search_index(false),
+        )
+        .await
+    });
+}
