@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod column;
 pub mod csv;
 mod error;

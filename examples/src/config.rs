@@ -1,0 +1,97 @@
+//! The server's command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::accounts::Account;
+
+/// Where entries are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// A SQLite file (the default `audit.db`).
+    Sqlite(PathBuf),
+    /// Memory only.
+    Memory,
+}
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Where entries are kept.
+    pub storage: Storage,
+    /// Who may log in; empty means one `admin` with a generated password.
+    pub admins: Vec<Account>,
+    /// Demo events appended to an empty store (`None`: 10,000 for a new store).
+    pub demo: Option<usize>,
+    /// Whether every API request is itself audited.
+    pub self_audit: bool,
+    /// The largest body `POST /events` accepts.
+    pub max_ingest_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            storage: Storage::Sqlite(PathBuf::from("audit.db")),
+            admins: Vec::new(),
+            demo: None,
+            self_audit: true,
+            max_ingest_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The usage text.
+pub const USAGE: &str = "usage: audit-server [--listen ADDR] [--db PATH | --memory] [--admin NAME:PASSWORD]... \
+[--demo N] [--no-self-audit] [--max-ingest-bytes N]";
+
+impl Config {
+    /// Parses the arguments after the program name.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut config = Config::default();
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match flag.as_str() {
+                "--listen" => {
+                    let text = value("--listen")?;
+                    config.listen = text.parse().map_err(|_| {
+                        format!("--listen: {text:?} is not an address such as 127.0.0.1:8080")
+                    })?;
+                }
+                "--db" => config.storage = Storage::Sqlite(PathBuf::from(value("--db")?)),
+                "--memory" => config.storage = Storage::Memory,
+                "--postgres" => {
+                    let _ = value("--postgres")?;
+                    return Err("--postgres: this build serves SQLite and memory stores; PostgreSQL support is not wired into the example server yet".into());
+                }
+                "--admin" => config
+                    .admins
+                    .push(Account::parse(&value("--admin")?).map_err(|e| format!("--admin: {e}"))?),
+                "--demo" => {
+                    let text = value("--demo")?;
+                    config.demo = Some(
+                        text.parse()
+                            .map_err(|_| format!("--demo: {text:?} is not a whole number"))?,
+                    );
+                }
+                "--no-self-audit" => config.self_audit = false,
+                "--max-ingest-bytes" => {
+                    let text = value("--max-ingest-bytes")?;
+                    config.max_ingest_bytes = text.parse().map_err(|_| {
+                        format!("--max-ingest-bytes: {text:?} is not a whole number")
+                    })?;
+                }
+                "--help" | "-h" => return Err(USAGE.into()),
+                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+            }
+        }
+        Ok(config)
+    }
+}

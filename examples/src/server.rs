@@ -1,0 +1,146 @@
+//! The axum glue: routes, request conversion, and serving with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use audit_core::api::{ApiBody, ApiRequest, ApiResponse};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt as _;
+
+use crate::{App, Caller};
+
+/// The routes of the example server.
+pub fn router(app: Arc<App>, max_ingest_bytes: usize) -> Router {
+    Router::new()
+        .route("/auth", post(login))
+        .route("/audit", get(privacyidea))
+        .route("/audit/", get(privacyidea))
+        .route("/audit/{file}", get(privacyidea))
+        .route("/vault_rest/audit/export", get(vault))
+        .route("/vault_rest/audit/{start}/{count}", get(vault))
+        .route("/events", post(ingest))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(max_ingest_bytes))
+        .with_state(app)
+}
+
+fn api_request(request: &Request) -> ApiRequest {
+    ApiRequest {
+        method: request.method().as_str().to_owned(),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().map(str::to_owned),
+        headers: request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+            .collect(),
+    }
+}
+
+fn caller(address: SocketAddr, request: &ApiRequest) -> Caller {
+    Caller {
+        address: address.ip().to_string(),
+        user_agent: request
+            .header_bytes("user-agent")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
+fn into_response(api: ApiResponse) -> Response {
+    let status = StatusCode::from_u16(api.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match api.body {
+        ApiBody::Bytes(bytes) => Body::from(bytes),
+        ApiBody::Stream(stream) => Body::from_stream(stream.map(|chunk| chunk.map(Bytes::from))),
+    };
+    let mut response = (status, body).into_response();
+    for (name, value) in api.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+async fn body_bytes(request: Request) -> Result<Bytes, Response> {
+    axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than this server accepts",
+            )
+                .into_response()
+        })
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let api = api_request(&request);
+    let who = caller(address, &api);
+    match body_bytes(request).await {
+        Ok(body) => into_response(app.login(&api, &body, &who).await),
+        Err(response) => response,
+    }
+}
+
+async fn privacyidea(
+    State(app): State<Arc<App>>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let api = api_request(&request);
+    let who = caller(address, &api);
+    into_response(app.privacyidea(&api, &who).await)
+}
+
+async fn vault(
+    State(app): State<Arc<App>>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let api = api_request(&request);
+    let who = caller(address, &api);
+    into_response(app.vault(&api, &who).await)
+}
+
+async fn ingest(
+    State(app): State<Arc<App>>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let api = api_request(&request);
+    let who = caller(address, &api);
+    match body_bytes(request).await {
+        Ok(body) => into_response(app.ingest(&api, &body, &who).await),
+        Err(response) => response,
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight
+/// and writes every queued self-audit entry.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    max_ingest_bytes: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let routes =
+        router(app.clone(), max_ingest_bytes).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, routes)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.shutdown().await.map_err(std::io::Error::other)
+}
