@@ -8,7 +8,7 @@ use audit_core::api::{ApiBody, ApiRequest, ApiResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt as _;
@@ -31,12 +31,15 @@ pub fn router(app: Arc<App>, max_ingest_bytes: usize) -> Router {
 }
 
 fn api_request(request: &Request) -> ApiRequest {
+    to_api(request.method(), request.uri(), request.headers())
+}
+
+fn to_api(method: &Method, uri: &Uri, headers: &HeaderMap) -> ApiRequest {
     ApiRequest {
-        method: request.method().as_str().to_owned(),
-        path: request.uri().path().to_owned(),
-        query: request.uri().query().map(str::to_owned),
-        headers: request
-            .headers()
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers: headers
             .iter()
             .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
             .collect(),
@@ -71,29 +74,18 @@ fn into_response(api: ApiResponse) -> Response {
     response
 }
 
-async fn body_bytes(request: Request) -> Result<Bytes, Response> {
-    axum::body::to_bytes(request.into_body(), usize::MAX)
-        .await
-        .map_err(|_| {
-            (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is larger than this server accepts",
-            )
-                .into_response()
-        })
-}
-
+// The body extractor honours DefaultBodyLimit and answers 413 above it.
 async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
-    request: Request,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let api = api_request(&request);
+    let api = to_api(&method, &uri, &headers);
     let who = caller(address, &api);
-    match body_bytes(request).await {
-        Ok(body) => into_response(app.login(&api, &body, &who).await),
-        Err(response) => response,
-    }
+    into_response(app.login(&api, &body, &who).await)
 }
 
 async fn privacyidea(
@@ -119,14 +111,14 @@ async fn vault(
 async fn ingest(
     State(app): State<Arc<App>>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
-    request: Request,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let api = api_request(&request);
+    let api = to_api(&method, &uri, &headers);
     let who = caller(address, &api);
-    match body_bytes(request).await {
-        Ok(body) => into_response(app.ingest(&api, &body, &who).await),
-        Err(response) => response,
-    }
+    into_response(app.ingest(&api, &body, &who).await)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight
