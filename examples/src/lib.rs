@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod ingest;
 pub mod server;
+pub mod startup;
 
 use std::sync::Arc;
 use std::time::Instant;
