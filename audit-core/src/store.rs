@@ -83,16 +83,26 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
 
     /// One page with both counts and the cursor to the next page.
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
-        let wanted = query.page_spec().count();
-        let ahead = query.with_count(wanted.saturating_add(1).min(MAX_PAGE_SIZE + 1));
-        let mut entries = self.fetch(&ahead).await?;
+        let entries = self.fetch(&lookahead(query)).await?;
         let counts = self.count(query).await?;
-        Ok(into_page(&mut entries, query, counts))
+        Ok(page_from_lookahead(entries, query, counts))
     }
 }
 
-/// Trims a look-ahead result to the query's page and derives the next cursor.
-fn into_page(entries: &mut Vec<AuditEntry>, query: &AuditQuery, counts: Counts) -> AuditPage {
+/// The same query asking for one entry more than its page holds, so a backend learns whether
+/// another page follows (see [`page_from_lookahead`]).
+pub fn lookahead(query: &AuditQuery) -> AuditQuery {
+    let wanted = query.page_spec().count();
+    query.with_count(wanted.saturating_add(1).min(MAX_PAGE_SIZE + 1))
+}
+
+/// Builds the page of `query` from the entries a [`lookahead`] query returned: trims the extra
+/// entry and, when there was one, sets the cursor to the next page.
+pub fn page_from_lookahead(
+    mut entries: Vec<AuditEntry>,
+    query: &AuditQuery,
+    counts: Counts,
+) -> AuditPage {
     let wanted = query.page_spec().count() as usize;
     let more = entries.len() > wanted;
     entries.truncate(wanted);
@@ -104,7 +114,7 @@ fn into_page(entries: &mut Vec<AuditEntry>, query: &AuditQuery, counts: Counts) 
         None
     };
     AuditPage {
-        entries: std::mem::take(entries),
+        entries,
         filter_count: counts.filter_count,
         total_count: counts.total_count,
         next_cursor,

@@ -9,9 +9,10 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use audit_core::query::Page;
+use audit_core::store::{lookahead, page_from_lookahead};
 use audit_core::{
-    AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Column, Counts, Cursor,
-    Direction, Result,
+    AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Column, Counts, Direction,
+    Result,
 };
 use chrono::Utc;
 
@@ -155,28 +156,12 @@ impl AuditStore for MemoryStore {
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
-        let wanted = query.page_spec().count() as usize;
-        let ahead = query.with_count(query.page_spec().count().saturating_add(1));
         let table = self.read();
         let filter = Filter::compile(query, Utc::now(), &table);
-        let mut rows = page_rows(&table, &ahead, &filter);
+        let rows = page_rows(&table, &lookahead(query), &filter);
         let counts = counts(&table, &filter);
-        let more = rows.len() > wanted;
-        rows.truncate(wanted);
-        let entries: Vec<AuditEntry> = rows.into_iter().map(|row| table.entry(row)).collect();
+        let entries = rows.into_iter().map(|row| table.entry(row)).collect();
         drop(table);
-        let next_cursor = if more {
-            entries
-                .last()
-                .map(|e| Cursor::after_entry(e, query.sort_order()))
-        } else {
-            None
-        };
-        Ok(AuditPage {
-            entries,
-            filter_count: counts.filter_count,
-            total_count: counts.total_count,
-            next_cursor,
-        })
+        Ok(page_from_lookahead(entries, query, counts))
     }
 }

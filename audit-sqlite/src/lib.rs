@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, page_statement, validate_identifier, where_clause,
 };
+use audit_core::store::{lookahead, page_from_lookahead};
 use audit_core::{
-    AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Counts, Cursor, Error,
-    Result,
+    AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Counts, Error, Result,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, params_from_iter};
@@ -375,12 +375,10 @@ impl AuditStore for SqliteStore {
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
         let now = Utc::now();
-        let wanted = query.page_spec().count() as usize;
-        let ahead = query.with_count(query.page_spec().count().saturating_add(1));
-        let page = self.page(&ahead, now);
+        let page = self.page(&lookahead(query), now);
         let total = self.total();
         let filtered = self.filtered_count(query, now);
-        let (mut entries, counts) = self
+        let (entries, counts) = self
             .readers
             .read("reading a page", move |conn| {
                 // One read transaction: the page and both counts come from the same snapshot.
@@ -391,19 +389,6 @@ impl AuditStore for SqliteStore {
                 Ok((entries, counts))
             })
             .await?;
-        let next_cursor = if entries.len() > wanted {
-            entries.truncate(wanted);
-            entries
-                .last()
-                .map(|e| Cursor::after_entry(e, query.sort_order()))
-        } else {
-            None
-        };
-        Ok(AuditPage {
-            entries,
-            filter_count: counts.filter_count,
-            total_count: counts.total_count,
-            next_cursor,
-        })
+        Ok(page_from_lookahead(entries, query, counts))
     }
 }

@@ -80,3 +80,25 @@ pub fn announce(address: SocketAddr, started: &Started) {
         None => println!("  log in as {}", started.admins.join(", ")),
     }
 }
+
+/// Parses the command line, or prints the problem and exits with status 2.
+pub fn config_or_exit() -> Config {
+    match Config::from_args(std::env::args().skip(1)) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Reports how a server run ended: prints the problem and exits with status 1 on failure.
+pub fn finish(outcome: Result<(), String>) {
+    match outcome {
+        Ok(()) => println!("audit server stopped; every entry is written"),
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -119,21 +119,10 @@ async fn run(config: Config) -> Result<(), String> {
         .shutdown()
         .await
         .map_err(|e| format!("writing queued entries failed: {e}"))?;
-    println!("audit server stopped; every entry is written");
     Ok(())
 }
 
 #[actix_web::main]
 async fn main() {
-    let config = match Config::from_args(std::env::args().skip(1)) {
-        Ok(config) => config,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(message) = run(config).await {
-        eprintln!("{message}");
-        std::process::exit(1);
-    }
+    startup::finish(run(startup::config_or_exit()).await);
 }
