@@ -10,10 +10,6 @@ use crate::dictionary::Dictionary;
 
 const TEXT_COLUMNS: usize = Column::TEXT.len();
 
-/// Batches at least this large are encoded on two threads; below it a thread costs more than
-/// it saves.
-const PARALLEL_BATCH: usize = 256;
-
 /// Every entry, column by column; row `i` holds the entry with id `i + 1`. Scans touch only the
 /// columns a query tests.
 #[derive(Debug, Default)]
@@ -81,39 +77,21 @@ impl Table {
         ids
     }
 
-    /// Interns every text column of `batch` into the dictionaries. Interning is most of an
-    /// append's work; a large batch splits the columns between two threads (dictionaries and
-    /// code vectors are per column, so the halves share nothing).
+    /// Interns every text column of `batch` into the dictionaries, column by column so each
+    /// dictionary stays in cache while it is used.
     fn encode_texts(&mut self, batch: &[AuditEvent]) {
-        fn encode(
-            dictionaries: &mut [Dictionary],
-            codes: &mut [Vec<u32>],
-            first: usize,
-            batch: &[AuditEvent],
-        ) {
-            for (offset, (dictionary, codes)) in
-                dictionaries.iter_mut().zip(codes.iter_mut()).enumerate()
-            {
-                let column = Column::TEXT[first + offset];
-                codes.extend(
-                    batch
-                        .iter()
-                        .map(|event| dictionary.intern(event.text(column))),
-                );
-            }
+        for ((dictionary, codes), column) in self
+            .dictionaries
+            .iter_mut()
+            .zip(&mut self.codes)
+            .zip(Column::TEXT)
+        {
+            codes.extend(
+                batch
+                    .iter()
+                    .map(|event| dictionary.intern(event.text(*column))),
+            );
         }
-        let split = TEXT_COLUMNS / 2;
-        let (left_dictionaries, right_dictionaries) = self.dictionaries.split_at_mut(split);
-        let (left_codes, right_codes) = self.codes.split_at_mut(split);
-        if batch.len() < PARALLEL_BATCH {
-            encode(left_dictionaries, left_codes, 0, batch);
-            encode(right_dictionaries, right_codes, split, batch);
-            return;
-        }
-        std::thread::scope(|scope| {
-            scope.spawn(|| encode(left_dictionaries, left_codes, 0, batch));
-            encode(right_dictionaries, right_codes, split, batch);
-        });
     }
 
     /// Rebuilds the entry of `row`.
