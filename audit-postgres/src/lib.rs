@@ -1,0 +1,476 @@
+#![doc = include_str!("../README.md")]
+
+mod bind;
+mod dialect;
+mod error;
+mod schema;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use audit_core::sql::{
+    StoredRow, count_statement, decode_entry, encode_event, page_statement, validate_identifier,
+    where_clause,
+};
+use audit_core::store::{lookahead, page_from_lookahead};
+use audit_core::{
+    AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Column, Counts, Error,
+    Result,
+};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use sea_query::PostgresQueryBuilder;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+
+pub use crate::schema::SearchIndex;
+
+use crate::bind::{Cell, JsonText, Param, params, typed};
+use crate::dialect::PostgresDialect;
+use crate::error::{BACKEND, Context};
+use crate::schema::Names;
+
+/// Configures and opens a [`PostgresStore`].
+///
+/// Its `Debug` output never shows a password.
+#[derive(Debug, Clone)]
+pub struct PostgresStoreBuilder {
+    config: Option<Result<tokio_postgres::Config, String>>,
+    schema: String,
+    table: String,
+    max_connections: usize,
+    connect_timeout: Duration,
+    wait_timeout: Duration,
+    search_index: bool,
+    application_name: Option<String>,
+}
+
+impl Default for PostgresStoreBuilder {
+    fn default() -> Self {
+        PostgresStoreBuilder {
+            config: None,
+            schema: "public".into(),
+            table: "audit_entries".into(),
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(10),
+            wait_timeout: Duration::from_secs(30),
+            search_index: true,
+            application_name: None,
+        }
+    }
+}
+
+impl PostgresStoreBuilder {
+    /// The server to use, as a URL (`postgres://user:password@host:5432/database`) or as
+    /// `key=value` settings (`host=/run/postgresql user=audit dbname=audit`). TLS is not
+    /// supported: use a local socket, loopback, or a trusted network.
+    #[must_use]
+    pub fn url(mut self, url: &str) -> Self {
+        self.config = Some(
+            url.parse::<tokio_postgres::Config>()
+                .map_err(|e| format!("the connection settings cannot be read: {e}")),
+        );
+        self
+    }
+
+    /// The server to use, as a driver configuration.
+    #[must_use]
+    pub fn config(mut self, config: tokio_postgres::Config) -> Self {
+        self.config = Some(Ok(config));
+        self
+    }
+
+    /// The schema that holds the store's tables (default `public`), created when missing:
+    /// ASCII letters, digits and `_`, case kept.
+    #[must_use]
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// The entries table (default `audit_entries`); the store also creates `<table>_counters`,
+    /// `<table>_meta`, the sequence `<table>_id_seq` and indexes named `<table>_*`.
+    #[must_use]
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// The most connections the pool opens (default 8, at least 1).
+    #[must_use]
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long opening a connection may take (default 10 s), unless the connection settings
+    /// set `connect_timeout` themselves.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an operation waits for a free pooled connection (default 30 s) before it fails
+    /// with a retryable error.
+    #[must_use]
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Whether free text and `*` wildcards use a `pg_trgm` GIN index (default on). Off, the
+    /// index is dropped, appends are several times faster and searches scan; the answers are
+    /// the same.
+    #[must_use]
+    pub fn search_index(mut self, enabled: bool) -> Self {
+        self.search_index = enabled;
+        self
+    }
+
+    /// The `application_name` the store's connections report (default `audit-postgres`),
+    /// unless the connection settings set one.
+    #[must_use]
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
+    fn connection_config(&self) -> Result<tokio_postgres::Config> {
+        let expected = "a URL such as postgres://user@host:5432/database, or key=value settings";
+        let mut config = match &self.config {
+            Some(Ok(config)) => config.clone(),
+            Some(Err(problem)) => return Err(Error::invalid_query("url", problem, expected)),
+            None => {
+                return Err(Error::invalid_query("url", "no server was given", expected));
+            }
+        };
+        // The shared translation names the entries table unqualified; the search path finds it
+        // in the store's schema (before pg_catalog, so no system table can shadow it).
+        let search_path = format!("-c search_path=\"{}\",pg_catalog", self.schema);
+        let options = match config.get_options() {
+            Some(options) if !options.trim().is_empty() => format!("{options} {search_path}"),
+            _ => search_path,
+        };
+        config.options(options);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(self.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name(
+                self.application_name
+                    .as_deref()
+                    .unwrap_or(schema::APPLICATION),
+            );
+        }
+        Ok(config)
+    }
+
+    /// Opens the store: connects, creates or migrates the schema (serialized across instances),
+    /// and creates or drops the search index as configured.
+    pub async fn open(self) -> Result<PostgresStore> {
+        validate_identifier("schema", &self.schema)?;
+        validate_identifier("table", &self.table)?;
+        let config = self.connection_config()?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection the server closed is noticed without a round trip and replaced.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.max_connections)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(self.connect_timeout))
+            .wait_timeout(Some(self.wait_timeout))
+            .recycle_timeout(Some(self.connect_timeout))
+            .build()
+            .map_err(|e| Error::backend(BACKEND, "building the connection pool", false, e))?;
+        let names = Names::new(&self.schema, &self.table);
+        let mut client = pool.get().await.during("connecting")?;
+        let search = schema::prepare(&mut client, &names, self.search_index).await?;
+        drop(client);
+        let (copy, copy_types) = schema::copy_sql(&names);
+        Ok(PostgresStore {
+            pool,
+            dialect: PostgresDialect::new(search == SearchIndex::Trigram),
+            search,
+            statements: Statements {
+                copy,
+                copy_types,
+                reserve: schema::reserve_sql(&names),
+                total: schema::total_sql(&names),
+            },
+            names,
+        })
+    }
+}
+
+/// SQL text fixed at open.
+#[derive(Debug)]
+struct Statements {
+    copy: String,
+    copy_types: Vec<Type>,
+    reserve: String,
+    total: String,
+}
+
+/// An [`AuditStore`] in a PostgreSQL database: the scale path.
+pub struct PostgresStore {
+    pool: Pool,
+    names: Names,
+    dialect: PostgresDialect,
+    search: SearchIndex,
+    statements: Statements,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("entries", &self.names.entries)
+            .field("search_index", &self.search)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A statement and its bound values.
+struct Statement {
+    sql: String,
+    params: Vec<Param>,
+}
+
+fn build(statement: &sea_query::SelectStatement) -> Result<Statement> {
+    let (sql, values) = statement.build(PostgresQueryBuilder);
+    let params = params(&values).map_err(|e| e.during("building a query"))?;
+    Ok(Statement { sql, params })
+}
+
+/// A row whose columns do not have the types this store wrote.
+fn unreadable(error: tokio_postgres::Error) -> Error {
+    Error::Incompatible(format!(
+        "a stored row does not have the layout this store wrote: {error}"
+    ))
+}
+
+fn read_entry(row: &Row) -> Result<AuditEntry> {
+    let texts = Column::TEXT.len();
+    let mut stored = StoredRow {
+        id: row.try_get(0).map_err(unreadable)?,
+        date: row.try_get(1).map_err(unreadable)?,
+        success: row.try_get(2).map_err(unreadable)?,
+        texts: Vec::with_capacity(texts),
+        start_date: row.try_get(3 + texts).map_err(unreadable)?,
+        duration: row.try_get(4 + texts).map_err(unreadable)?,
+        extra: row
+            .try_get::<_, Option<JsonText>>(5 + texts)
+            .map_err(unreadable)?
+            .map(|json| json.0),
+    };
+    for i in 0..texts {
+        stored.texts.push(row.try_get(3 + i).map_err(unreadable)?);
+    }
+    decode_entry(stored)
+}
+
+fn read_count(row: &Row) -> Result<u64> {
+    let count: i64 = row.try_get(0).map_err(unreadable)?;
+    Ok(count.max(0).unsigned_abs())
+}
+
+impl PostgresStore {
+    /// A builder with the defaults: schema `public`, table `audit_entries`, 8 connections,
+    /// search index on.
+    pub fn builder() -> PostgresStoreBuilder {
+        PostgresStoreBuilder::default()
+    }
+
+    /// Opens the store at `url` with the defaults.
+    pub async fn open(url: &str) -> Result<Self> {
+        PostgresStore::builder().url(url).open().await
+    }
+
+    /// Whether searches use the trigram index, and if not, why.
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.search
+    }
+
+    /// The qualified, quoted name of the entries table, for a host's own maintenance (for
+    /// example partitioning or retention jobs).
+    pub fn table_name(&self) -> &str {
+        &self.names.entries
+    }
+
+    /// Closes the pool: idle connections are closed at once, busy ones when they are returned,
+    /// and every later operation fails with [`Error::Closed`].
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    fn page(&self, query: &AuditQuery, now: DateTime<Utc>) -> Result<Statement> {
+        build(&page_statement(
+            &self.names.table,
+            query,
+            now,
+            &self.dialect,
+        ))
+    }
+
+    /// The count statement, or `None` when the query is unfiltered and the counter answers.
+    fn filtered_count(&self, query: &AuditQuery, now: DateTime<Utc>) -> Result<Option<Statement>> {
+        if where_clause(query, now, &self.dialect).is_none() {
+            return Ok(None);
+        }
+        build(&count_statement(
+            &self.names.table,
+            query,
+            now,
+            &self.dialect,
+        ))
+        .map(Some)
+    }
+
+    /// Both counts, read in the snapshot of `client`'s transaction.
+    async fn counts(
+        &self,
+        client: &tokio_postgres::Transaction<'_>,
+        filtered: Option<&Statement>,
+    ) -> Result<Counts> {
+        let total = async {
+            client
+                .query_one(&self.statements.total, &[])
+                .await
+                .during("counting entries")
+        };
+        let filter = async {
+            match filtered {
+                Some(statement) => client
+                    .query_typed(&statement.sql, &typed(&statement.params))
+                    .await
+                    .during("counting entries")
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        // Sent together: the driver pipelines them on the one connection.
+        let (total, filter) = futures_util::future::try_join(total, filter).await?;
+        let total_count = read_count(&total)?;
+        let filter_count = match filter {
+            Some(rows) => match rows.first() {
+                Some(row) => read_count(row)?,
+                None => 0,
+            },
+            None => total_count,
+        };
+        Ok(Counts {
+            filter_count,
+            total_count,
+        })
+    }
+
+    /// Reserves ids and writes the batch by binary COPY in one transaction.
+    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<Vec<AuditId>> {
+        let size = i64::try_from(batch.len()).map_err(|_| Error::InvalidEvent {
+            field: "batch".into(),
+            problem: "more events than ids".into(),
+        })?;
+        let mut client = self.pool.get().await.during("connecting")?;
+        let copy = client
+            .prepare_cached(&self.statements.copy)
+            .await
+            .during("preparing the append")?;
+        let tx = client.transaction().await.during("starting an append")?;
+        let reserved = tx
+            .query_typed_opt(&self.statements.reserve, &[(&size, Type::INT8)])
+            .await
+            .during("reserving ids")?;
+        let Some(reserved) = reserved else {
+            return Err(Error::Incompatible(format!(
+                "the counter row of {} is missing",
+                self.names.entries
+            )));
+        };
+        let last: i64 = reserved.try_get(0).map_err(unreadable)?;
+        let first = last - size + 1;
+        let sink = tx.copy_in(&copy).await.during("starting the COPY")?;
+        let writer = BinaryCopyInWriter::new(sink, &self.statements.copy_types);
+        let mut writer = std::pin::pin!(writer);
+        for (id, event) in (first..).zip(batch) {
+            let values = encode_event(event);
+            let cells: Vec<Cell<'_>> = values.iter().map(Cell).collect();
+            let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(cells.len() + 1);
+            row.push(&id);
+            row.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
+            writer
+                .as_mut()
+                .write(&row)
+                .await
+                .during("writing the batch")?;
+        }
+        writer.finish().await.during("finishing the COPY")?;
+        tx.commit().await.during("committing the batch")?;
+        Ok((first..=last).collect())
+    }
+}
+
+#[async_trait]
+impl AuditStore for PostgresStore {
+    async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write_batch(&batch).await
+    }
+
+    async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let page = self.page(query, Utc::now())?;
+        let client = self.pool.get().await.during("connecting")?;
+        let rows = client
+            .query_typed(&page.sql, &typed(&page.params))
+            .await
+            .during("reading entries")?;
+        rows.iter().map(read_entry).collect()
+    }
+
+    async fn count(&self, query: &AuditQuery) -> Result<Counts> {
+        let filtered = self.filtered_count(query, Utc::now())?;
+        let mut client = self.pool.get().await.during("connecting")?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .during("starting a read")?;
+        let counts = self.counts(&tx, filtered.as_ref()).await?;
+        tx.commit().await.during("ending a read")?;
+        Ok(counts)
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let now = Utc::now();
+        let page = self.page(&lookahead(query), now)?;
+        let filtered = self.filtered_count(query, now)?;
+        let mut client = self.pool.get().await.during("connecting")?;
+        // One snapshot: the page and both counts agree even while appends commit.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .during("starting a read")?;
+        let rows = async {
+            tx.query_typed(&page.sql, &typed(&page.params))
+                .await
+                .during("reading a page")
+        };
+        let (rows, counts) =
+            futures_util::future::try_join(rows, self.counts(&tx, filtered.as_ref())).await?;
+        tx.commit().await.during("ending a read")?;
+        let entries = rows.iter().map(read_entry).collect::<Result<Vec<_>>>()?;
+        Ok(page_from_lookahead(entries, query, counts))
+    }
+}
