@@ -12,6 +12,8 @@ pub enum Storage {
     Sqlite(PathBuf),
     /// Memory only.
     Memory,
+    /// A PostgreSQL server, by URL or `key=value` settings.
+    Postgres(String),
 }
 
 /// The server's settings.
@@ -45,7 +47,7 @@ impl Default for Config {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: audit-server [--listen ADDR] [--db PATH | --memory] [--admin NAME:PASSWORD]... \
+pub const USAGE: &str = "usage: audit-server [--listen ADDR] [--db PATH | --postgres URL | --memory] [--admin NAME:PASSWORD]... \
 [--demo N] [--no-self-audit] [--max-ingest-bytes N]";
 
 impl Config {
@@ -67,10 +69,7 @@ impl Config {
                 }
                 "--db" => config.storage = Storage::Sqlite(PathBuf::from(value("--db")?)),
                 "--memory" => config.storage = Storage::Memory,
-                "--postgres" => {
-                    let _ = value("--postgres")?;
-                    return Err("--postgres: this build serves SQLite and memory stores; PostgreSQL support is not wired into the example server yet".into());
-                }
+                "--postgres" => config.storage = Storage::Postgres(value("--postgres")?),
                 "--admin" => config
                     .admins
                     .push(Account::parse(&value("--admin")?).map_err(|e| format!("--admin: {e}"))?),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use audit_core::{AuditQuery, AuditStore};
 use audit_memory::MemoryStore;
+use audit_postgres::PostgresStore;
 use audit_sqlite::SqliteStore;
 
 use crate::App;
@@ -34,6 +35,11 @@ pub async fn prepare(config: &Config) -> Result<Started, String> {
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
         ),
         Storage::Memory => Arc::new(MemoryStore::new()),
+        Storage::Postgres(url) => Arc::new(
+            PostgresStore::open(url)
+                .await
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
+        ),
     };
     let existing = store
         .count(&AuditQuery::new())
