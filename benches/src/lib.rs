@@ -31,17 +31,31 @@
 //! [`backends`] lists every backend the benchmarks run against as [`BackendSpec`]s; a new
 //! backend only adds a constructor there. [`filled`] appends generated events in batches of
 //! [`FILL_BATCH`].
+//!
+//! | spec | backend |
+//! |---|---|
+//! | [`MEMORY`] | `audit-memory` |
+//! | [`SQLITE`] | `audit-sqlite` with its defaults (WAL, `synchronous=FULL`, trigram search index), a fresh file in a [`TempDir`] |
+//! | [`SQLITE_NOSEARCH`] | the same with `search_index(false)` |
+//!
+//! [`raw_sqlite`] writes `audit-sqlite`'s rows by hand with rusqlite: the baseline its batch
+//! append is measured against.
 
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use audit_core::{AuditEvent, AuditStore, Result};
+use audit_core::{AuditEvent, AuditStore, Error, Result};
 use audit_memory::MemoryStore;
+use audit_sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
+
+pub mod raw_sqlite;
 
 /// The seed the benchmarks use unless they need several independent data sets.
 pub const DEFAULT_SEED: u64 = 0x00A0_D17E_5EED;
@@ -546,9 +560,83 @@ fn open_memory() -> OpenFuture {
     Box::pin(async { Ok(BenchBackend::new("memory", Arc::new(MemoryStore::new()))) })
 }
 
+/// The SQLite backend with its defaults (WAL, `synchronous=FULL`, the trigram search index),
+/// in a fresh database file in a temporary directory.
+pub const SQLITE: BackendSpec = BackendSpec {
+    name: "sqlite",
+    constructor: open_sqlite,
+};
+
+/// The SQLite backend without the search index (`search_index(false)`): free text scans.
+pub const SQLITE_NOSEARCH: BackendSpec = BackendSpec {
+    name: "sqlite-nosearch",
+    constructor: open_sqlite_nosearch,
+};
+
+fn open_sqlite() -> OpenFuture {
+    Box::pin(open_sqlite_file("sqlite", true))
+}
+
+fn open_sqlite_nosearch() -> OpenFuture {
+    Box::pin(open_sqlite_file("sqlite-nosearch", false))
+}
+
+async fn open_sqlite_file(name: &'static str, search_index: bool) -> Result<BenchBackend> {
+    let dir = TempDir::new(name)
+        .map_err(|e| Error::backend("sqlite", "creating a temporary directory", false, e))?;
+    let store = SqliteStore::builder()
+        .path(dir.path().join("audit.db"))
+        .search_index(search_index)
+        .open()
+        .await?;
+    Ok(BenchBackend {
+        name,
+        store: Arc::new(store),
+        keep_alive: Some(Box::new(dir)),
+    })
+}
+
 /// Every backend the benchmarks run against.
 pub fn backends() -> Vec<BackendSpec> {
-    vec![MEMORY]
+    vec![MEMORY, SQLITE, SQLITE_NOSEARCH]
+}
+
+static TEMP_DIRS: AtomicU64 = AtomicU64::new(0);
+
+/// A directory created under [`std::env::temp_dir`] (`TMPDIR`) and removed with everything in
+/// it when dropped: the home of a benchmark's database files.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a new, empty directory whose name starts with `audit-bench-<label>-`.
+    pub fn new(label: &str) -> std::io::Result<Self> {
+        let n = TEMP_DIRS.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "audit-bench-{label}-{}-{n}-{nanos:08x}",
+            std::process::id()
+        ));
+        std::fs::create_dir(&path)?;
+        Ok(TempDir { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a file another thread still holds open disappears when it is closed.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }
 
 #[cfg(test)]
@@ -627,5 +715,38 @@ mod tests {
         let store = MemoryStore::new();
         rt.block_on(filled(&store, 2_500)).unwrap();
         assert_eq!(store.len(), 2_500);
+    }
+
+    #[test]
+    fn every_backend_opens_fills_and_cleans_up() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let names: Vec<_> = backends().iter().map(|spec| spec.name).collect();
+        assert_eq!(names, ["memory", "sqlite", "sqlite-nosearch"]);
+        for spec in backends() {
+            let backend = rt.block_on(spec.open()).unwrap();
+            assert_eq!(backend.name, spec.name);
+            rt.block_on(filled(&*backend.store, 2_500)).unwrap();
+            let query = audit_core::AuditQuery::new()
+                .find(RARE_TERM)
+                .and_then(|q| q.offset(0, 10))
+                .unwrap();
+            let page = rt.block_on(backend.store.query(&query)).unwrap();
+            assert_eq!(page.total_count, 2_500, "{}", spec.name);
+            let expected = events(DEFAULT_SEED, 2_500)
+                .filter(|e| e.text(Column::Description).contains(RARE_TERM))
+                .count();
+            assert_eq!(page.filter_count as usize, expected, "{}", spec.name);
+            let dir = backend
+                .keep_alive
+                .as_ref()
+                .and_then(|k| k.downcast_ref::<TempDir>())
+                .map(|d| d.path().to_path_buf());
+            drop(backend);
+            if let Some(dir) = dir {
+                assert!(!dir.exists(), "{} left {}", spec.name, dir.display());
+            }
+        }
     }
 }
