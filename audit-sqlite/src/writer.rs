@@ -81,7 +81,14 @@ fn write_group(
         .during("starting the write transaction")?;
     let mut outcomes = Vec::with_capacity(group.len());
     let mut written = 0i64;
-    for request in group {
+    if let [only] = group {
+        // One batch: the transaction is its atomic unit. A savepoint would make SQLite journal
+        // every page it touches a second time (measured: ~5 ms of ~33 ms per 1,000 rows).
+        let ids = insert_batch(&tx, names, search, &only.batch)?;
+        written += ids.len() as i64;
+        outcomes.push(Ok(ids));
+    }
+    for request in group.iter().filter(|_| group.len() > 1) {
         let savepoint = tx.savepoint().during("starting a batch")?;
         match insert_batch(&savepoint, names, search, &request.batch) {
             Ok(ids) => {
