@@ -1,6 +1,7 @@
 //! The [`AuditStore`] trait every backend implements, and the conveniences built on it once.
 
 use std::fmt::Debug;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -144,8 +145,10 @@ pub fn slice_page(sorted: Vec<AuditEntry>, query: &AuditQuery) -> Vec<AuditEntry
 /// Streams every entry that matches `query` (its page is ignored) in the query's order, in
 /// chunks of `chunk_size` fetched with the keyset cursor, so memory stays constant at any size.
 ///
-/// The walk reads as it goes: entries appended behind the cursor during the export are not
-/// included, entries appended ahead of it may be.
+/// The next chunk is fetched while the current one is consumed (on a Tokio task when a runtime
+/// is running), so fetching and rendering overlap; at most two chunks are held at once. The walk
+/// reads as it goes: entries appended behind the cursor during the export are not included,
+/// entries appended ahead of it may be.
 pub fn export(
     store: Arc<dyn AuditStore>,
     query: AuditQuery,
@@ -155,48 +158,52 @@ pub fn export(
         store: Arc<dyn AuditStore>,
         query: AuditQuery,
         chunk: u32,
-        cursor: Option<Cursor>,
-        done: bool,
+        next: Option<Fetch>,
     }
     let chunk = chunk_size.clamp(1, MAX_PAGE_SIZE);
+    let first = start_fetch(store.clone(), query.clone().offset(0, chunk));
     let walk = Walk {
         store,
         query,
         chunk,
-        cursor: None,
-        done: false,
+        next: Some(first),
     };
     Box::pin(futures_util::stream::unfold(walk, |mut walk| async move {
-        if walk.done {
-            return None;
-        }
-        let page_query = match walk.cursor.take() {
-            Some(cursor) => walk.query.clone().after(cursor, walk.chunk),
-            None => walk.query.clone().offset(0, walk.chunk),
-        };
-        let result = match page_query {
-            Ok(q) => walk.store.fetch(&q).await,
-            Err(e) => Err(e),
-        };
-        match result {
+        let fetch = walk.next.take()?;
+        match fetch.await {
+            Ok(entries) if entries.is_empty() => None,
             Ok(entries) => {
-                if entries.len() < walk.chunk as usize {
-                    walk.done = true;
+                if entries.len() == walk.chunk as usize {
+                    if let Some(last) = entries.last() {
+                        let cursor = Cursor::after_entry(last, walk.query.sort_order());
+                        let next = walk.query.clone().after(cursor, walk.chunk);
+                        walk.next = Some(start_fetch(walk.store.clone(), next));
+                    }
                 }
-                if entries.is_empty() {
-                    return None;
-                }
-                walk.cursor = entries
-                    .last()
-                    .map(|last| Cursor::after_entry(last, walk.query.sort_order()));
                 Some((Ok(entries), walk))
             }
-            Err(error) => {
-                walk.done = true;
-                Some((Err(error), walk))
-            }
+            Err(error) => Some((Err(error), walk)),
         }
     }))
+}
+
+type Fetch = Pin<Box<dyn Future<Output = Result<Vec<AuditEntry>>> + Send>>;
+
+/// Starts fetching one chunk: on its own task when a Tokio runtime runs, so it proceeds while
+/// the previous chunk is consumed; otherwise lazily, when awaited.
+fn start_fetch(store: Arc<dyn AuditStore>, query: Result<AuditQuery>) -> Fetch {
+    let fetch = async move { store.fetch(&query?).await };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let task = runtime.spawn(fetch);
+            Box::pin(async move {
+                task.await.unwrap_or_else(|e| {
+                    Err(Error::backend("export", "the fetch task failed", false, e))
+                })
+            })
+        }
+        Err(_) => Box::pin(fetch),
+    }
 }
 
 /// Appends one event and returns its id.
