@@ -270,11 +270,25 @@ fn read_entries(conn: &Connection, statement: &Statement) -> Result<Vec<AuditEnt
         .during("running a query")?;
     let mut entries = Vec::new();
     while let Some(row) = rows.next().during("reading a row")? {
-        let mut texts = Vec::with_capacity(audit_core::Column::TEXT.len());
-        for i in 0..audit_core::Column::TEXT.len() {
-            texts.push(row.get::<_, String>(3 + i).during("reading a row")?);
-        }
-        let at = 3 + texts.len();
+        // Text is borrowed from SQLite's row, not copied into a String per cell.
+        let text = |i: usize| -> Result<&str> {
+            row.get_ref(i)
+                .and_then(|value| {
+                    value.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), Box::new(e))
+                    })
+                })
+                .during("reading a row")
+        };
+        let columns = audit_core::Column::TEXT.len();
+        let texts = (0..columns)
+            .map(|i| text(3 + i))
+            .collect::<Result<Vec<&str>>>()?;
+        let at = 3 + columns;
+        let extra = match row.get_ref(at + 2).during("reading a row")? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(text(at + 2)?),
+        };
         let stored = StoredRow {
             id: row.get(0).during("reading a row")?,
             date: row.get(1).during("reading a row")?,
@@ -282,7 +296,7 @@ fn read_entries(conn: &Connection, statement: &Statement) -> Result<Vec<AuditEnt
             texts,
             start_date: row.get(at).during("reading a row")?,
             duration: row.get(at + 1).during("reading a row")?,
-            extra: row.get(at + 2).during("reading a row")?,
+            extra,
         };
         entries.push(decode_entry(stored)?);
     }

@@ -93,7 +93,7 @@ pub fn encode_event(event: &AuditEvent) -> Vec<RowValue<'_>> {
 /// A stored row as read back, in the order of [`select_columns`](crate::sql::page_statement)'s
 /// columns: id, date, success, the text columns, start date, duration, extra.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRow {
+pub struct StoredRow<T = String> {
     /// The id.
     pub id: AuditId,
     /// Microseconds since the epoch.
@@ -101,21 +101,21 @@ pub struct StoredRow {
     /// The outcome.
     pub success: bool,
     /// The text columns in [`Column::TEXT`] order.
-    pub texts: Vec<String>,
+    pub texts: Vec<T>,
     /// Microseconds since the epoch.
     pub start_date: Option<i64>,
     /// Microseconds.
     pub duration: Option<i64>,
     /// The host's fields as JSON.
-    pub extra: Option<String>,
+    pub extra: Option<T>,
 }
 
 fn corrupt(id: AuditId, what: &str) -> Error {
     Error::Integrity(format!("entry {id}: the stored {what} cannot be read"))
 }
 
-/// Rebuilds an entry from its stored row.
-pub fn decode_entry(row: StoredRow) -> Result<AuditEntry> {
+/// Rebuilds an entry from its stored row (text owned, or borrowed from the driver's row).
+pub fn decode_entry<T: AsRef<str>>(row: StoredRow<T>) -> Result<AuditEntry> {
     let id = row.id;
     let date = DateTime::from_timestamp_micros(row.date).ok_or_else(|| corrupt(id, "date"))?;
     let start_date = match row.start_date {
@@ -125,13 +125,15 @@ pub fn decode_entry(row: StoredRow) -> Result<AuditEntry> {
         None => None,
     };
     let extra: BTreeMap<String, String> = match row.extra {
-        Some(json) => serde_json::from_str(&json).map_err(|_| corrupt(id, "extra fields"))?,
+        Some(json) => {
+            serde_json::from_str(json.as_ref()).map_err(|_| corrupt(id, "extra fields"))?
+        }
         None => BTreeMap::new(),
     };
     let event = AuditEvent::restore(
         date,
         row.success,
-        row.texts.iter().map(String::as_str),
+        row.texts.iter().map(AsRef::as_ref),
         start_date,
         row.duration,
         extra,
