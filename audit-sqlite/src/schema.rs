@@ -232,7 +232,7 @@ pub(crate) fn sync_search_index(
         return Ok(());
     }
     if exists {
-        return Ok(());
+        return tune_search_index(conn, names);
     }
     let tx = conn.transaction().during("creating the search index")?;
     // Contentless with detail=none: the smallest trigram index, fastest to maintain; it only
@@ -276,7 +276,20 @@ pub(crate) fn sync_search_index(
                 .during("filling the search index")?;
         }
     }
-    tx.commit().during("creating the search index")
+    tx.commit().during("creating the search index")?;
+    tune_search_index(conn, names)
+}
+
+/// Lets FTS5 merge 16 segments at a time instead of 4: fewer, larger merges per commit
+/// (measured with the raw baseline at 1M rows: ~34.7 to ~27.8 ms per 1,000 rows).
+fn tune_search_index(conn: &Connection, names: &Names) -> Result<(), Error> {
+    let search = &names.search;
+    conn.execute(
+        &format!("INSERT INTO \"{search}\" (\"{search}\", rank) VALUES ('automerge', 16)"),
+        [],
+    )
+    .during("tuning the search index")?;
+    Ok(())
 }
 
 /// The text the search index holds for an entry: its text columns, folded, one per line.
