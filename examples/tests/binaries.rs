@@ -2,60 +2,10 @@
 //! stops them gracefully with nothing acknowledged lost.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test may panic
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
 
 use serde_json::Value;
-
-fn launch(binary: &str, db: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .args(["--admin", "admin:secret", "--demo", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server printed its address")
-            .unwrap();
-        if let Some(address) = line.strip_prefix("audit server listening on ") {
-            break address.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
-fn terminate(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "the server exits 0 on SIGTERM: {exit}");
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let login: Value = client
-        .post(format!("{base}/auth"))
-        .body("username=admin&password=secret")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    login["result"]["value"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
+use support::{launch, login, terminate};
 
 /// Ships 500 events, terminates the server, restarts it on the same file and finds them all,
 /// with every route answering on the way.
@@ -66,7 +16,17 @@ async fn survives_sigterm(binary: &str, name: &str) {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let client = reqwest::Client::new();
-    let (mut child, base) = launch(binary, &db);
+    let (mut child, base) = launch(
+        binary,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--admin",
+            "admin:secret",
+            "--demo",
+            "0",
+        ],
+    );
     let token = login(&client, &base).await;
     let events: String = (0..500)
         .map(|i| format!("{{\"event\": \"shipped\", \"description\": \"{i}\"}}\n"))
@@ -118,7 +78,17 @@ async fn survives_sigterm(binary: &str, name: &str) {
     );
     terminate(&mut child);
 
-    let (mut child, base) = launch(binary, &db);
+    let (mut child, base) = launch(
+        binary,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--admin",
+            "admin:secret",
+            "--demo",
+            "0",
+        ],
+    );
     let token = login(&client, &base).await;
     let listing: Value = client
         .get(format!("{base}/audit/?action=shipped"))
