@@ -10,6 +10,7 @@ pub mod event;
 pub mod query;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod stats;
 pub mod store;
 pub mod text;
 pub mod writer;
@@ -25,6 +26,7 @@ pub use query::{
     AuditPage, AuditQuery, Condition, Counts, Cursor, Direction, Field, Page, Pattern, Sort,
     TimeLimit, TimeRange,
 };
+pub use stats::{Bucket, Statistics, StatsRequest};
 pub use store::{AuditStore, export};
 pub use writer::{AuditWriter, Receipt, WriterConfig};
 

@@ -11,6 +11,7 @@ use futures_core::Stream;
 use crate::error::{Error, Result};
 use crate::event::{AuditEntry, AuditEvent, AuditId};
 use crate::query::{AuditPage, AuditQuery, Counts, Cursor, MAX_PAGE_SIZE, Page};
+use crate::stats::{Statistics, StatsRequest};
 
 /// A boxed stream of results, as returned by [`export`].
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = T> + Send + 'static>>;
@@ -87,6 +88,14 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
         let entries = self.fetch(&lookahead(query)).await?;
         let counts = self.count(query).await?;
         Ok(page_from_lookahead(entries, query, counts))
+    }
+
+    /// Counts by outcome, rankings and a timeline over the entries the request's query selects,
+    /// computed inside the store (never by reading the entries out). A store that cannot
+    /// answers [`Error::Unsupported`], which is what this default does.
+    async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
+        let _ = request;
+        Err(Error::Unsupported("statistics".into()))
     }
 }
 

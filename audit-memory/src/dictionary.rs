@@ -54,6 +54,11 @@ impl Dictionary {
         code
     }
 
+    /// How many codes there are (the empty value's included).
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
     /// The code of `value`, if any row holds it.
     pub(crate) fn code(&self, value: &str) -> Option<u32> {
         self.codes.get(value).copied()

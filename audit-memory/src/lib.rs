@@ -3,12 +3,14 @@
 mod dictionary;
 mod filter;
 mod order;
+mod stats;
 mod table;
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use audit_core::query::Page;
+use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
 use audit_core::{
     AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Column, Counts, Direction,
@@ -163,5 +165,13 @@ impl AuditStore for MemoryStore {
         let entries = rows.into_iter().map(|row| table.entry(row)).collect();
         drop(table);
         Ok(page_from_lookahead(entries, query, counts))
+    }
+
+    async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
+        let now = Utc::now();
+        let table = self.read();
+        let filter = Filter::compile(request.query(), now, &table);
+        let window = request.query().effective_range(now);
+        stats::statistics(&table, request, &filter, window)
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use audit_core::query::{Condition, Field, TextMatch};
+use audit_core::stats::{Bucket, Statistics, StatsRequest};
 use audit_core::testkit::{Report, check_named};
 use audit_core::{
     AuditEntry, AuditEvent, AuditId, AuditQuery, AuditStore, Counts, Pattern, Result,
@@ -22,6 +23,11 @@ enum Fault {
     NullFailsNegation,
     /// Wildcards fold ASCII only, as SQLite's `LIKE` does.
     AsciiOnlyFolding,
+    /// Values ranked with equal counts come in reverse code-point order (a locale collation or
+    /// a missing tie-break in `ORDER BY count DESC`).
+    RankingTiesReversed,
+    /// Weekly buckets start on Sunday.
+    SundayWeeks,
 }
 
 #[derive(Debug)]
@@ -102,6 +108,27 @@ impl AuditStore for Faulty {
             _ => counts,
         })
     }
+
+    async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
+        let mut stats = self.inner.statistics(request).await?;
+        match self.fault {
+            Fault::RankingTiesReversed => {
+                for ranking in &mut stats.rankings {
+                    ranking
+                        .values
+                        .chunk_by_mut(|a, b| a.count == b.count)
+                        .for_each(<[_]>::reverse);
+                }
+            }
+            Fault::SundayWeeks if stats.bucket == Bucket::Week => {
+                for bucket in &mut stats.timeline {
+                    bucket.start -= chrono::TimeDelta::days(1);
+                }
+            }
+            _ => {}
+        }
+        Ok(stats)
+    }
 }
 
 async fn kit_on(fault: Fault) -> Report {
@@ -154,4 +181,24 @@ async fn kit_catches_ascii_only_case_folding() {
         !report.failed("wildcard_is_case_insensitive_for_ascii"),
         "{report}"
     );
+}
+
+#[tokio::test]
+async fn kit_catches_ranking_ties_in_the_wrong_order() {
+    let report = kit_on(Fault::RankingTiesReversed).await;
+    assert!(
+        report.failed("stats_every_text_column_with_every_value"),
+        "{report}"
+    );
+    assert!(!report.failed("stats_no_ranked_column"), "{report}");
+}
+
+#[tokio::test]
+async fn kit_catches_weeks_that_start_on_sunday() {
+    let report = kit_on(Fault::SundayWeeks).await;
+    assert!(
+        report.failed("stats_every_text_column_with_every_value"),
+        "{report}"
+    );
+    assert!(!report.failed("stats_everything_daily"), "{report}");
 }

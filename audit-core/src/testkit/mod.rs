@@ -21,8 +21,10 @@ mod cases;
 mod dataset;
 mod random;
 mod reference;
+mod reference_stats;
 mod reference_store;
 mod rng;
+mod stats_cases;
 mod write_cases;
 
 use std::fmt;
@@ -353,12 +355,23 @@ where
             Err(detail) => report.fail(case.name, detail),
         }
     }
+    for (name, request) in stats_cases::named_requests() {
+        let outcome = match request {
+            Ok(request) => stats_cases::check_statistics(&*store, &reference, &request).await,
+            Err(error) => Err(format!("the kit built an invalid request: {error}")),
+        };
+        match outcome {
+            Ok(()) => report.pass(),
+            Err(detail) => report.fail(name, detail),
+        }
+    }
     report.merge(write_cases::check_on_loaded(&store, &reference).await);
     report.merge(write_cases::check_on_fresh(&factory).await);
     report
 }
 
-/// Runs `count` random queries from `seed` against a store loaded with the dataset.
+/// Runs `count` random queries from `seed` against a store loaded with the dataset, and one
+/// random statistics request per ten queries.
 pub async fn check_randomized<F, Fut>(factory: F, seed: u64, count: usize) -> Report
 where
     F: Fn() -> Fut + Sync,
@@ -387,8 +400,22 @@ where
             Err(error) => report.fail(name, format!("the kit built an invalid query: {error}")),
         }
     }
+    for n in 0..count.div_ceil(RANDOM_QUERIES_PER_STATS_REQUEST) {
+        let name = format!("random_stats_{n}");
+        match stats_cases::random_request(&mut rng, &reference, Utc::now()) {
+            Ok(request) => match stats_cases::check_statistics(&*store, &reference, &request).await
+            {
+                Ok(()) => report.pass(),
+                Err(detail) => report.fail(name, detail),
+            },
+            Err(error) => report.fail(name, format!("the kit built an invalid request: {error}")),
+        }
+    }
     report
 }
+
+/// The randomized part runs one statistics request per this many queries.
+const RANDOM_QUERIES_PER_STATS_REQUEST: usize = 10;
 
 /// The seed and number of randomized cases, from `AUDIT_KIT_SEED` and `AUDIT_KIT_CASES`.
 pub fn random_settings() -> (u64, usize) {

@@ -9,6 +9,7 @@ use chrono::Utc;
 use crate::error::Result;
 use crate::event::{AuditEntry, AuditEvent, AuditId};
 use crate::query::{AuditQuery, Counts};
+use crate::stats::{Statistics, StatsRequest};
 use crate::store::AuditStore;
 use crate::testkit::reference::Reference;
 
@@ -68,5 +69,9 @@ impl AuditStore for ReferenceStore {
             filter_count: expected.filter_count,
             total_count: expected.total_count,
         })
+    }
+
+    async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
+        Ok(self.model().statistics(request, Utc::now()))
     }
 }
