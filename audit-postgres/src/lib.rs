@@ -4,6 +4,7 @@ mod bind;
 mod dialect;
 mod error;
 mod schema;
+mod stats;
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use audit_core::sql::{
     StoredRow, count_statement, decode_entry, encode_event, page_statement, validate_identifier,
     where_clause,
 };
+use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
 use audit_core::{
     AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Column, Counts, Error,
@@ -472,5 +474,22 @@ impl AuditStore for PostgresStore {
         tx.commit().await.during("ending a read")?;
         let entries = rows.iter().map(read_entry).collect::<Result<Vec<_>>>()?;
         Ok(page_from_lookahead(entries, query, counts))
+    }
+
+    async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
+        let now = Utc::now();
+        let window = request.query().effective_range(now);
+        let statement = build(&stats::statement(
+            &self.names.table,
+            request,
+            now,
+            &self.dialect,
+        ))?;
+        let client = self.pool.get().await.during("connecting")?;
+        let rows = client
+            .query_typed(&statement.sql, &typed(&statement.params))
+            .await
+            .during("computing statistics")?;
+        stats::read(&rows, request, window)
     }
 }

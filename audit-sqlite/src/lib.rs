@@ -5,6 +5,7 @@ mod dialect;
 mod error;
 mod pool;
 mod schema;
+mod stats;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -14,15 +15,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use audit_core::sql::{
-    StoredRow, count_statement, decode_entry, page_statement, validate_identifier, where_clause,
+    StoredRow, count_statement, decode_entry, filtered_selection, page_statement,
+    validate_identifier, where_clause,
 };
+use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
 use audit_core::{
     AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Counts, Error, Result,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, params_from_iter};
-use sea_query::SqliteQueryBuilder;
+use sea_query::{Alias, Expr, SqliteQueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bind::{Param, params};
@@ -200,6 +203,7 @@ impl SqliteStoreBuilder {
             readers: ReadPool::new(readers),
             names,
             dialect: Arc::new(dialect),
+            slice_statistics_above: stats::SLICE_ABOVE_ROWS,
         })
     }
 }
@@ -211,6 +215,8 @@ pub struct SqliteStore {
     readers: Arc<ReadPool>,
     names: Names,
     dialect: Arc<SqliteDialect>,
+    /// Statistics over more entries than this are computed in slices, one per reader and core.
+    slice_statistics_above: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -334,6 +340,33 @@ impl SqliteStore {
         })
     }
 
+    /// The statistics statement of each slice of dates (`[from, to)`, either end open).
+    fn statistics_slices(
+        &self,
+        request: &StatsRequest,
+        now: DateTime<Utc>,
+        slices: &[(Option<i64>, Option<i64>)],
+    ) -> Vec<stats::SliceStatement> {
+        use sea_query::ExprTrait;
+        let mut base =
+            filtered_selection(&self.names.entries, request.query(), now, &*self.dialect);
+        base.expr(Expr::cust(stats::aggregate_call(request)));
+        let date = || Expr::col(Alias::new("date"));
+        slices
+            .iter()
+            .map(|(from, to)| {
+                let mut statement = base.clone();
+                if let Some(from) = from {
+                    statement.and_where(date().gte(*from));
+                }
+                if let Some(to) = to {
+                    statement.and_where(date().lt(*to));
+                }
+                stats::SliceStatement::new(&statement, request)
+            })
+            .collect()
+    }
+
     fn total(&self) -> Statement {
         Statement {
             sql: format!(
@@ -410,5 +443,65 @@ impl AuditStore for SqliteStore {
             })
             .await?;
         Ok(page_from_lookahead(entries, query, counts))
+    }
+
+    async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
+        let now = Utc::now();
+        let window = request.query().effective_range(now);
+        let bounds = format!(
+            "SELECT (SELECT max(\"id\") FROM \"{0}\"), (SELECT min(\"date\") FROM \"{0}\"), \
+             (SELECT max(\"date\") FROM \"{0}\")",
+            self.names.entries
+        );
+        let (last_id, first_date, last_date): (Option<i64>, Option<i64>, Option<i64>) = self
+            .readers
+            .read("finding the stored dates", move |conn| {
+                conn.query_row(&bounds, [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .during("finding the stored dates")
+            })
+            .await?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let slices = match (first_date, last_date) {
+            (Some(first), Some(last)) if last_id.unwrap_or(0) > self.slice_statistics_above => {
+                let count = self.readers.size().min(cores).max(1);
+                stats::date_slices(window, first, last, count)
+            }
+            _ => vec![(None, None)],
+        };
+        let statements = self.statistics_slices(request, now, &slices);
+        let parts = statements.into_iter().map(|slice| {
+            self.readers
+                .read("computing statistics", move |conn| slice.run(conn))
+        });
+        let partials = futures_util::future::try_join_all(parts).await?;
+        stats::assemble(request, window, partials)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn statistics_computed_in_slices_equal_the_reference() {
+        let (seed, count) = audit_core::testkit::random_settings();
+        let report = audit_core::testkit::check_statistics(
+            || async {
+                let mut store = SqliteStore::builder()
+                    .in_memory()
+                    .read_connections(3)
+                    .open()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                store.slice_statistics_above = 0;
+                Arc::new(store) as Arc<dyn AuditStore>
+            },
+            seed,
+            count / 10,
+        )
+        .await;
+        report.assert_passed();
     }
 }

@@ -13,6 +13,7 @@ use crate::error::SqliteError;
 pub(crate) struct ReadPool {
     connections: Mutex<Vec<Connection>>,
     available: Semaphore,
+    size: usize,
 }
 
 impl ReadPool {
@@ -21,7 +22,13 @@ impl ReadPool {
         Arc::new(ReadPool {
             connections: Mutex::new(connections),
             available: Semaphore::new(permits),
+            size: permits,
         })
+    }
+
+    /// How many connections the pool holds.
+    pub(crate) fn size(&self) -> usize {
+        self.size
     }
 
     fn take(&self) -> Option<Connection> {

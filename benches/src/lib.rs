@@ -77,6 +77,27 @@ pub const SPAN_DAYS: i64 = 90;
 
 const SPAN_MICROS: i64 = SPAN_DAYS * 24 * 60 * 60 * 1_000_000;
 
+/// The statistics request the benchmarks time: the five columns privacyIDEA's statistics
+/// ranked (serial, event, user, administrator, realm), top 5 each, and a daily timeline over
+/// the [`SPAN_DAYS`] days before [`END`].
+pub fn statistics_request() -> Result<audit_core::StatsRequest> {
+    use audit_core::{AuditQuery, Bucket, Column, StatsRequest};
+    let query = AuditQuery::new()
+        .from(END - chrono::TimeDelta::days(SPAN_DAYS))
+        .to(END);
+    let mut request = StatsRequest::new(query).bucket(Bucket::Day).top(5)?;
+    for column in [
+        Column::Serial,
+        Column::Event,
+        Column::User,
+        Column::Administrator,
+        Column::Realm,
+    ] {
+        request = request.rank(column)?;
+    }
+    Ok(request)
+}
+
 /// The number of distinct users (`user0` … `user999`).
 pub const USERS: u64 = 1_000;
 

@@ -20,11 +20,13 @@
 //! free text give the same answers on every engine, whatever its locale.
 
 mod row;
+mod stats;
 mod translate;
 
 pub use row::{
     RowValue, StoredRow, decode_entry, encode_event, folded_column_name, stored_columns,
 };
+pub use stats::{bucket_start, filtered_selection};
 pub use translate::{
     SqlDialect, count_statement, like_contains, like_pattern, page_statement, where_clause,
 };

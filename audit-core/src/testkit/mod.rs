@@ -442,6 +442,48 @@ where
     report.assert_passed();
 }
 
+/// Runs only the statistics cases, named and `count` random ones from `seed`, against a store
+/// loaded with the dataset: for backends with more than one way to compute statistics.
+pub async fn check_statistics<F, Fut>(factory: F, seed: u64, count: usize) -> Report
+where
+    F: Fn() -> Fut + Sync,
+    Fut: Future<Output = Arc<dyn AuditStore>> + Send,
+{
+    let mut report = Report {
+        seed: Some(seed),
+        ..Report::default()
+    };
+    let store = factory().await;
+    let reference = match load(&*store, dataset_events()).await {
+        Ok(reference) => reference,
+        Err(failure) => {
+            report.fail(failure.case, failure.detail);
+            return report;
+        }
+    };
+    let mut requests: Vec<(String, crate::error::Result<crate::stats::StatsRequest>)> =
+        stats_cases::named_requests()
+            .into_iter()
+            .map(|(name, request)| (name.to_owned(), request))
+            .collect();
+    let mut rng = rng::Rng::new(seed);
+    for n in 0..count {
+        let request = stats_cases::random_request(&mut rng, &reference, Utc::now());
+        requests.push((format!("random_stats_{n}"), request));
+    }
+    for (name, request) in requests {
+        let outcome = match request {
+            Ok(request) => stats_cases::check_statistics(&*store, &reference, &request).await,
+            Err(error) => Err(format!("the kit built an invalid request: {error}")),
+        };
+        match outcome {
+            Ok(()) => report.pass(),
+            Err(detail) => report.fail(name, detail),
+        }
+    }
+    report
+}
+
 /// The query the walks and exports use to read everything in id order.
 pub(crate) fn everything_by_id() -> AuditQuery {
     AuditQuery::new().sorted(

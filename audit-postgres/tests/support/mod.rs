@@ -503,6 +503,13 @@ impl AuditStore for TestStore {
     async fn query(&self, query: &AuditQuery) -> audit_core::Result<AuditPage> {
         self.store.query(query).await
     }
+
+    async fn statistics(
+        &self,
+        request: &audit_core::StatsRequest,
+    ) -> audit_core::Result<audit_core::Statistics> {
+        self.store.statistics(request).await
+    }
 }
 
 /// A fresh, empty store for the conformance kit.

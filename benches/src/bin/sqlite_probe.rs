@@ -6,6 +6,7 @@
 //! sqlite_probe export PATH                     where the CSV export's time goes
 //! sqlite_probe ingest PATH [nosearch] [BATCHES] the raw append under different engine settings
 //! sqlite_probe compare PATH [nosearch] [BATCHES] SqliteStore::append against raw writes (with and without a savepoint)
+//! sqlite_probe stats  PATH [nosearch]          time SqliteStore::statistics for the benchmark's request
 //! sqlite_probe rawfill PATH [ROWS] [nosearch] [PAGE_SIZE]  fill a new database by hand with a page size
 //! ```
 //!
@@ -70,6 +71,7 @@ fn main() -> Probe {
         Some("export") => export(&path),
         Some("ingest") => ingest(&path, !nosearch, number(2, 60)?),
         Some("compare") => compare(&path, !nosearch, number(2, 60)?),
+        Some("stats") => stats(&path, !nosearch),
         Some("rawfill") => rawfill(&path, number(2, DEFAULT_ROWS)?, !nosearch, number(3, 4096)?),
         _ => Err(USAGE.into()),
     }
@@ -100,6 +102,30 @@ fn fill(path: &Path, rows: usize, search: bool) -> Probe {
             path.display(),
             rows as f64 / took.as_secs_f64()
         );
+        Ok(())
+    })
+}
+
+fn stats(path: &Path, search: bool) -> Probe {
+    runtime()?.block_on(async {
+        let store = SqliteStore::builder()
+            .path(path)
+            .search_index(search)
+            .open()
+            .await?;
+        let request = audit_benches::statistics_request()?;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let stats = store.statistics(&request).await?;
+            println!(
+                "statistics of {} entries ({} buckets, {} rankings) in {:.2?}",
+                stats.total,
+                stats.timeline.len(),
+                stats.rankings.len(),
+                started.elapsed()
+            );
+        }
+        store.close().await?;
         Ok(())
     })
 }
