@@ -3,6 +3,8 @@
 
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "charts")]
+pub mod chart;
 pub mod column;
 pub mod csv;
 mod error;

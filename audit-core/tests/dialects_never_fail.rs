@@ -57,6 +57,50 @@ fn query_text() -> impl Strategy<Value = String> {
     })
 }
 
+fn statistics_query_text() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("days".to_owned()),
+        Just("start".to_owned()),
+        Just("end".to_owned()),
+        Just("top".to_owned()),
+        Just("bucket".to_owned()),
+        Just("format".to_owned()),
+        Just("user".to_owned()),
+        Just("success".to_owned()),
+        "[a-z_%]{0,8}",
+    ];
+    let value = prop_oneof![
+        "[-!*%0-9a-zA-Z+ ]{0,12}",
+        "20[0-9]{2}-[01][0-9]-[0-3][0-9]",
+        Just("minute".to_owned()),
+        Just("svg".to_owned()),
+        "[0-9]{1,20}",
+    ];
+    proptest::collection::vec((key, value), 0..5).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn privacyidea_statistics_answer_every_query_without_a_server_error(query in statistics_query_text()) {
+        let runtime = runtime();
+        let dialect = PrivacyIdea::new(store(&runtime));
+        let path = format!("/audit/statistics?{query}");
+        let response = runtime.block_on(dialect.handle(&ApiRequest::get(&path), &Scope::everything()));
+        let response = response.expect("the statistics path is served");
+        prop_assert!(response.status < 500, "{path} gave {}", response.status);
+        let body = response.bytes().expect("statistics answer in one piece");
+        prop_assert!(serde_json::from_slice::<serde_json::Value>(body).is_ok());
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
 

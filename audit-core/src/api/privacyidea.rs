@@ -1,4 +1,7 @@
-//! privacyIDEA's audit API: `GET /audit/` and `GET /audit/<name>.csv`.
+//! privacyIDEA's audit API: `GET /audit/`, `GET /audit/<name>.csv` and
+//! `GET /audit/statistics`.
+
+mod statistics;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -164,7 +167,8 @@ impl PrivacyIdea {
         )
     }
 
-    /// Answers `GET /audit/` and `GET /audit/<name>.csv`; `None` for any other path.
+    /// Answers `GET /audit/`, `GET /audit/<name>.csv` and `GET /audit/statistics`; `None` for
+    /// any other path.
     pub async fn handle(&self, request: &ApiRequest, scope: &Scope) -> Option<ApiResponse> {
         let rest = request.path.strip_prefix("/audit")?;
         let rest = rest.strip_prefix('/').unwrap_or(rest);
@@ -173,6 +177,9 @@ impl PrivacyIdea {
         }
         if rest.is_empty() {
             return Some(self.list(request, scope).await);
+        }
+        if rest == "statistics" || rest == "statistics/" {
+            return Some(self.statistics(request, scope).await);
         }
         let name = rest.strip_suffix(".csv")?;
         let name = match crate::api::request::decode_path_segment(name) {
@@ -241,13 +248,23 @@ impl PrivacyIdea {
         paged: bool,
     ) -> Result<Parsed, BadRequest> {
         let pairs = parse_query(request.query.as_deref())?;
+        self.parse_pairs(&pairs, scope, paged)
+    }
+
+    /// The query (scope applied) and page that the filter, sort and page parameters describe.
+    fn parse_pairs(
+        &self,
+        pairs: &[(String, String)],
+        scope: &Scope,
+        paged: bool,
+    ) -> Result<Parsed, BadRequest> {
         let mut page = 1u64;
         let mut page_size = 15u32;
         let mut direction = Direction::Desc;
         let mut sort_column = Column::Id;
         let mut query = AuditQuery::new();
         let mut seen_control: Vec<&str> = Vec::new();
-        for (key, value) in &pairs {
+        for (key, value) in pairs {
             if let Some(control) = CONTROL_KEYS.iter().find(|k| *k == key) {
                 if seen_control.contains(control) {
                     return Err(BadRequest::new(key, format!("{key}: given more than once")));

@@ -17,6 +17,8 @@
 //! ```
 
 mod bucket;
+#[cfg(feature = "charts")]
+mod charts;
 
 use chrono::{DateTime, Utc};
 
