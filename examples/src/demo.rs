@@ -51,7 +51,11 @@ pub fn events(count: usize, end: DateTime<Utc>) -> Vec<AuditEvent> {
                     span - step * i64::try_from(i).unwrap_or(0)
                         - i64::try_from(rng.below(1_000_000)).unwrap_or(0),
                 );
-            let user = *rng.pick(&USERS);
+            // Some users are much busier than others, and each has two tokens.
+            let index = rng
+                .below(USERS.len() as u64)
+                .min(rng.below(USERS.len() as u64));
+            let user = USERS[usize::try_from(index).unwrap_or(0)];
             let realm = *rng.pick(&REALMS);
             let (agent, version) = *rng.pick(&AGENTS);
             let took = Duration::from_micros(20_000 + rng.below(600_000));
@@ -61,7 +65,10 @@ pub fn events(count: usize, end: DateTime<Utc>) -> Vec<AuditEvent> {
                 rng.below(256),
                 1 + rng.below(254)
             );
-            let serial = format!("TOTP{:08X}", rng.below(1 << 20));
+            let serial = format!(
+                "TOTP{:08X}",
+                (index * 2 + rng.below(2)).wrapping_mul(0x9E37_79B1) >> 8
+            );
             let base = AuditEvent::new("")
                 .date(date)
                 .start_date(
@@ -77,7 +84,8 @@ pub fn events(count: usize, end: DateTime<Utc>) -> Vec<AuditEvent> {
                 .thread_id(format!("1397000000{:05}", rng.below(8) * 1000));
             match rng.below(10) {
                 0..=5 => {
-                    let ok = rng.below(100) < 85;
+                    // mallory keeps guessing.
+                    let ok = rng.below(100) < if user == "mallory" { 30 } else { 88 };
                     base.with_text(audit_core::Column::Event, "POST /validate/check")
                         .user(user)
                         .realm(realm)

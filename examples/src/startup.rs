@@ -78,6 +78,7 @@ pub async fn prepare(config: &Config) -> Result<Started, String> {
 pub fn announce(address: SocketAddr, started: &Started) {
     println!("audit server listening on http://{address}");
     println!("  privacyIDEA: GET http://{address}/audit/  (token from POST http://{address}/auth)");
+    println!("  statistics:  GET http://{address}/audit/statistics?days=30  (charts as data URIs)");
     println!(
         "  Vault:       GET http://{address}/vault_rest/audit/0/100  (Authorization: Bearer <token>)"
     );

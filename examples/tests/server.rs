@@ -403,3 +403,57 @@ async fn events_are_ingested_atomically_and_requests_are_self_audited() {
         .total_count;
     assert!(after >= before + 2 + 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_are_served_with_charts_for_the_callers_filter() {
+    use base64::Engine as _;
+    let server = start(2_000).await;
+    let token = server.token().await;
+    let auth = [("Authorization", token.as_str())];
+    let (status, _) = server.get("/audit/statistics", &[]).await;
+    assert_eq!(status, 401);
+    let (status, body) = server.get("/audit/statistics?days=30", &auth).await;
+    assert_eq!(status, 200, "{body}");
+    let value = &body["result"]["value"];
+    let validate_checks = server
+        .store
+        .count(
+            &AuditQuery::new()
+                .filter("event", "*/validate/check")
+                .unwrap()
+                .time_limit("30d".parse().unwrap()),
+        )
+        .await
+        .unwrap()
+        .filter_count;
+    let top_action = &value["action"][0];
+    assert_eq!(top_action["key"], "POST /validate/check");
+    assert!(
+        (validate_checks..=validate_checks + 3).contains(&top_action["count"].as_u64().unwrap()),
+        "{top_action} vs {validate_checks} (entries may age out of the window between calls)"
+    );
+    let plot = value["validate_user_plot"].as_str().unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(plot.strip_prefix("data:image/png;base64,").unwrap())
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+
+    let (status, body) = server
+        .get(
+            "/audit/statistics?days=30&user=mallory&format=svg&top=3",
+            &auth,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let value = &body["result"]["value"];
+    assert_eq!(value["validate_failed_user"][0]["key"], "mallory");
+    assert_eq!(value["validate_failed_user"].as_array().unwrap().len(), 1);
+    assert!(
+        value["serial_plot"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/svg+xml;base64,")
+    );
+    let (status, body) = server.get("/audit/statistics?days=0", &auth).await;
+    assert_eq!(status, 400, "{body}");
+}
