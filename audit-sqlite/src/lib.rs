@@ -340,27 +340,37 @@ impl SqliteStore {
         })
     }
 
-    /// The statistics statement of each slice of dates (`[from, to)`, either end open).
+    /// The statistics statement of each slice of the rows `query` selects.
     fn statistics_slices(
         &self,
         request: &StatsRequest,
+        query: &AuditQuery,
         now: DateTime<Utc>,
-        slices: &[(Option<i64>, Option<i64>)],
+        slices: &[stats::Slice],
     ) -> Vec<stats::SliceStatement> {
         use sea_query::ExprTrait;
-        let mut base =
-            filtered_selection(&self.names.entries, request.query(), now, &*self.dialect);
+        let mut base = filtered_selection(&self.names.entries, query, now, &*self.dialect);
         base.expr(Expr::cust(stats::aggregate_call(request)));
-        let date = || Expr::col(Alias::new("date"));
+        let column = |name: &str| Expr::col(Alias::new(name));
         slices
             .iter()
-            .map(|(from, to)| {
+            .map(|slice| {
                 let mut statement = base.clone();
-                if let Some(from) = from {
-                    statement.and_where(date().gte(*from));
-                }
-                if let Some(to) = to {
-                    statement.and_where(date().lt(*to));
+                match *slice {
+                    stats::Slice::Whole => {}
+                    stats::Slice::Dates(from, to) => {
+                        if let Some(from) = from {
+                            statement.and_where(column("date").gte(from));
+                        }
+                        if let Some(to) = to {
+                            statement.and_where(column("date").lt(to));
+                        }
+                    }
+                    stats::Slice::Ids(after, up_to) => {
+                        statement
+                            .and_where(column("id").gt(after))
+                            .and_where(column("id").lte(up_to));
+                    }
                 }
                 stats::SliceStatement::new(&statement, request)
             })
@@ -463,14 +473,25 @@ impl AuditStore for SqliteStore {
             })
             .await?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let slices = match (first_date, last_date) {
-            (Some(first), Some(last)) if last_id.unwrap_or(0) > self.slice_statistics_above => {
-                let count = self.readers.size().min(cores).max(1);
-                stats::date_slices(window, first, last, count)
+        let (slices, drop_window) = match (last_id, first_date, last_date) {
+            (Some(last_id), Some(first_date), Some(last_date))
+                if last_id > self.slice_statistics_above =>
+            {
+                let stored = stats::Stored {
+                    last_id,
+                    first_date,
+                    last_date,
+                };
+                stats::plan(window, stored, self.readers.size().min(cores).max(1))
             }
-            _ => vec![(None, None)],
+            _ => (vec![stats::Slice::Whole], false),
         };
-        let statements = self.statistics_slices(request, now, &slices);
+        let query = if drop_window {
+            request.query().without_window()
+        } else {
+            request.query().clone()
+        };
+        let statements = self.statistics_slices(request, &query, now, &slices);
         let parts = statements.into_iter().map(|slice| {
             self.readers
                 .read("computing statistics", move |conn| slice.run(conn))

@@ -4,9 +4,9 @@
 //! Measured at 1,000,000 rows: SQLite's `GROUP BY` sorts through a temporary b-tree and took
 //! 1.2 s for one column (2.7 s when it walked the `(user, date)` index and looked up each row's
 //! outcome), so five rankings and a timeline would take seconds. The aggregate reads the
-//! table once for all of them (~0.4 s), and slices of the dates on separate read connections
-//! share that work among the cores. Each slice reads its own snapshot, so while entries are
-//! appended the slices may see different moments; no entry is ever counted twice.
+//! table once for all of them (~0.3 s on one core), and slices of the rows on separate read
+//! connections share that work among the cores (see [`plan`]). Each slice reads its own
+//! snapshot; no entry is ever counted twice.
 
 use std::sync::{Arc, Mutex};
 
@@ -141,36 +141,71 @@ impl Aggregate<Partial, i64> for Aggregator {
     }
 }
 
-/// Cuts the dates to read into `count` slices of equal length, `[from, to)` with open outer
-/// ends: the stored dates (`first` to `last`) narrowed by the window. Slicing by date lets every
-/// slice use the date index and read only its own rows.
-pub(crate) fn date_slices(
-    window: TimeRange,
-    first: i64,
-    last: i64,
-    count: usize,
-) -> Vec<(Option<i64>, Option<i64>)> {
-    let from = window
+/// Which rows one statistics statement reads, within the query's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slice {
+    /// Every row the filter selects.
+    Whole,
+    /// Rows dated in `[from, to)`, either end open.
+    Dates(Option<i64>, Option<i64>),
+    /// Rows with ids in `(after, up_to]`.
+    Ids(i64, i64),
+}
+
+/// What the store held when the statistics started: the newest id and the stored dates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stored {
+    pub(crate) last_id: i64,
+    pub(crate) first_date: i64,
+    pub(crate) last_date: i64,
+}
+
+/// How to cut the rows into `count` slices, and whether the window can be left out.
+///
+/// When the window holds every stored date, the slices are id ranges ending at the newest id
+/// seen: those rows lie inside the window, so the statements drop it and SQLite reads each
+/// range in rowid order, about a quarter faster than walking the date index, and entries
+/// appended meanwhile are left out as a snapshot would. Otherwise the window's dates are cut
+/// into equal spans, so every slice reads only its part of the date index.
+pub(crate) fn plan(window: TimeRange, stored: Stored, count: usize) -> (Vec<Slice>, bool) {
+    let covers_all = window
         .from
-        .map_or(first, |f| f.timestamp_micros().max(first));
-    let to = window.to.map_or(last.saturating_add(1), |t| {
-        t.timestamp_micros().min(last.saturating_add(1))
-    });
-    let count = i64::try_from(count).unwrap_or(1).max(1);
-    let span = i128::from(to) - i128::from(from);
-    if count == 1 || span < i128::from(count) {
-        return vec![(None, None)];
+        .is_none_or(|from| from.timestamp_micros() <= stored.first_date)
+        && window
+            .to
+            .is_none_or(|to| to.timestamp_micros() > stored.last_date);
+    if covers_all {
+        let slices = cuts(0, stored.last_id, count)
+            .windows(2)
+            .map(|w| Slice::Ids(w[0], w[1]))
+            .collect();
+        return (slices, true);
     }
-    let cut = |k: i64| {
-        let offset = span * i128::from(k) / i128::from(count);
-        i64::try_from(i128::from(from) + offset).unwrap_or(to)
-    };
-    (0..count)
-        .map(|k| {
-            let lower = (k > 0).then(|| cut(k));
-            let upper = (k + 1 < count).then(|| cut(k + 1));
-            (lower, upper)
-        })
+    let from = window.from.map_or(stored.first_date, |f| {
+        f.timestamp_micros().max(stored.first_date)
+    });
+    let to = window.to.map_or(stored.last_date.saturating_add(1), |t| {
+        t.timestamp_micros().min(stored.last_date.saturating_add(1))
+    });
+    if to - from < 2 || count < 2 {
+        return (vec![Slice::Whole], false);
+    }
+    let cuts = cuts(from, to, count);
+    let last = cuts.len() - 2;
+    let slices = cuts
+        .windows(2)
+        .enumerate()
+        .map(|(k, w)| Slice::Dates((k > 0).then_some(w[0]), (k < last).then_some(w[1])))
+        .collect();
+    (slices, false)
+}
+
+/// `count + 1` points from `from` to `to` cutting it into equal parts.
+fn cuts(from: i64, to: i64, count: usize) -> Vec<i64> {
+    let count = i128::try_from(count.max(1)).unwrap_or(1);
+    let span = i128::from(to) - i128::from(from);
+    (0..=count)
+        .map(|k| i64::try_from(i128::from(from) + span * k / count).unwrap_or(to))
         .collect()
 }
 
@@ -272,19 +307,42 @@ mod tests {
     use chrono::DateTime;
 
     #[test]
-    fn date_slices_cover_the_window_without_overlap() {
+    fn a_window_holding_every_date_is_cut_by_id_and_dropped() {
+        let stored = Stored {
+            last_id: 1_000,
+            first_date: 100,
+            last_date: 399,
+        };
+        let (slices, drop_window) = plan(TimeRange::default(), stored, 2);
+        assert!(drop_window);
+        assert_eq!(slices, [Slice::Ids(0, 500), Slice::Ids(500, 1_000)]);
+    }
+
+    #[test]
+    fn a_narrower_window_is_cut_by_date_without_overlap() {
+        let stored = Stored {
+            last_id: 1_000,
+            first_date: 0,
+            last_date: 399,
+        };
         let window = TimeRange {
             from: DateTime::from_timestamp_micros(100),
             to: None,
         };
+        let (slices, drop_window) = plan(window, stored, 3);
+        assert!(!drop_window);
         assert_eq!(
-            date_slices(window, 0, 399, 3),
-            [(None, Some(200)), (Some(200), Some(300)), (Some(300), None)]
+            slices,
+            [
+                Slice::Dates(None, Some(200)),
+                Slice::Dates(Some(200), Some(300)),
+                Slice::Dates(Some(300), None)
+            ]
         );
-        assert_eq!(date_slices(window, 0, 101, 3), [(None, None)]);
-        assert_eq!(
-            date_slices(TimeRange::default(), i64::MIN, i64::MAX, 2).len(),
-            2
-        );
+        let narrow = TimeRange {
+            from: DateTime::from_timestamp_micros(399),
+            to: None,
+        };
+        assert_eq!(plan(narrow, stored, 3).0, [Slice::Whole]);
     }
 }

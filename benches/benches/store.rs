@@ -9,6 +9,7 @@
 //! | `<backend>/scan` | `filter_user_exact` | `query` with `user=user42`: a page and both counts |
 //! | | `find_rare_term` | `query` with free text found in about 0.1 % of rows |
 //! | | `offset_page/<depth>` | `query`: the same page as `cursor_page`, reached by offset |
+//! | `<backend>/stats` | `privacyidea_5_columns_daily` | `statistics`: serial, event, user, administrator and realm ranked (top 5), a daily timeline over the 90 days |
 //! | `<backend>/export` | `csv_all_rows` | `write_csv` of every row into `io::sink()`; throughput in rows |
 //! | `<backend>/append` | `batch/1000` | one `append` of 1,000 events into a store that already holds the data set; throughput in events |
 //!
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use audit_benches::{
     BackendSpec, BenchBackend, DEFAULT_SEED, EventGenerator, RARE_TERM, backends, filled,
-    rows_from_env,
+    rows_from_env, statistics_request,
 };
 use audit_core::{AuditPage, AuditQuery, AuditStore, CsvLayout, Cursor, write_csv};
 use criterion::measurement::WallTime;
@@ -63,6 +64,7 @@ fn store_benches(c: &mut Criterion) {
     for spec in backends() {
         let backend = rt.block_on(open_filled(spec, rows, true));
         read_benches(c, &rt, &backend, rows);
+        stats_bench(c, &rt, &backend);
         export_bench(c, &rt, &backend, rows);
         append_bench(c, &rt, spec, backend, rows);
     }
@@ -122,6 +124,39 @@ fn bench_query(
         b.to_async(rt)
             .iter(move || async move { black_box(run(store, query).await) });
     });
+}
+
+fn stats_bench(c: &mut Criterion, rt: &Runtime, backend: &BenchBackend) {
+    let store = &*backend.store;
+    let request = statistics_request().unwrap_or_else(|e| panic!("invalid request: {e}"));
+    let stats = rt
+        .block_on(store.statistics(&request))
+        .unwrap_or_else(|e| panic!("statistics failed on {}: {e}", backend.name));
+    eprintln!(
+        "{}: statistics over {} entries, {} daily buckets, top user {:?}",
+        backend.name,
+        stats.total,
+        stats.timeline.len(),
+        stats.rankings.get(2).and_then(|r| r.values.first())
+    );
+    let mut group = c.benchmark_group(format!("{}/stats", backend.name));
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    let request = &request;
+    group.bench_function("privacyidea_5_columns_daily", move |b| {
+        b.to_async(rt).iter(move || async move {
+            black_box(
+                store
+                    .statistics(request)
+                    .await
+                    .unwrap_or_else(|e| panic!("statistics failed: {e}")),
+            )
+        });
+    });
+    group.finish();
 }
 
 fn read_benches(c: &mut Criterion, rt: &Runtime, backend: &BenchBackend, rows: usize) {

@@ -37,6 +37,7 @@
 //! | [`MEMORY`] | `audit-memory` |
 //! | [`SQLITE`] | `audit-sqlite` with its defaults (WAL, `synchronous=FULL`, trigram search index), a fresh file in a [`TempDir`] |
 //! | [`SQLITE_NOSEARCH`] | the same with `search_index(false)` |
+//! | [`POSTGRES`] | `audit-postgres` with its defaults, in a fresh schema of the database named by `AUDIT_BENCH_POSTGRES_URL` (skipped when unset) |
 //!
 //! [`raw_sqlite`] writes `audit-sqlite`'s rows by hand with rusqlite: the baseline its batch
 //! append is measured against.
@@ -617,9 +618,56 @@ async fn open_sqlite_file(name: &'static str, search_index: bool) -> Result<Benc
     })
 }
 
-/// Every backend the benchmarks run against.
+/// The environment variable naming a PostgreSQL database for the `postgres` backend, for
+/// example `postgres://postgres@127.0.0.1:5432/audit_bench`; without it that backend is skipped.
+pub const POSTGRES_URL_ENV: &str = "AUDIT_BENCH_POSTGRES_URL";
+
+/// The schema the `postgres` backend works in; dropped and created afresh for each store.
+pub const POSTGRES_SCHEMA: &str = "audit_bench";
+
+/// The PostgreSQL backend with its defaults (binary COPY, the trigram index when `pg_trgm` is
+/// available) in schema [`POSTGRES_SCHEMA`] of the database at [`POSTGRES_URL_ENV`]. The
+/// schema is left in place after the run, for inspection.
+pub const POSTGRES: BackendSpec = BackendSpec {
+    name: "postgres",
+    constructor: open_postgres,
+};
+
+fn open_postgres() -> OpenFuture {
+    Box::pin(async {
+        let url = std::env::var(POSTGRES_URL_ENV).map_err(|_| {
+            Error::Unsupported(format!("the postgres backend needs {POSTGRES_URL_ENV}"))
+        })?;
+        let failed = |action: &'static str| {
+            move |e: tokio_postgres::Error| Error::backend("postgres", action, false, e)
+        };
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .map_err(failed("connecting"))?;
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE"))
+            .await
+            .map_err(failed("dropping the previous benchmark schema"))?;
+        drop(client);
+        let _ = driver.await;
+        let store = audit_postgres::PostgresStore::builder()
+            .url(&url)
+            .schema(POSTGRES_SCHEMA)
+            .open()
+            .await?;
+        Ok(BenchBackend::new("postgres", Arc::new(store)))
+    })
+}
+
+/// Every backend the benchmarks run against: memory and both SQLite variants, and PostgreSQL
+/// when [`POSTGRES_URL_ENV`] is set.
 pub fn backends() -> Vec<BackendSpec> {
-    vec![MEMORY, SQLITE, SQLITE_NOSEARCH]
+    let mut specs = vec![MEMORY, SQLITE, SQLITE_NOSEARCH];
+    if std::env::var_os(POSTGRES_URL_ENV).is_some() {
+        specs.push(POSTGRES);
+    }
+    specs
 }
 
 static TEMP_DIRS: AtomicU64 = AtomicU64::new(0);

@@ -290,6 +290,17 @@ impl AuditQuery {
         }
     }
 
+    /// The same query without its absolute range and relative time limit, for a store that
+    /// knows every entry it reads lies inside the window.
+    #[must_use]
+    pub fn without_window(&self) -> Self {
+        AuditQuery {
+            range: TimeRange::default(),
+            time_limit: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether the query has no condition, free text or time window.
     pub fn is_unfiltered(&self) -> bool {
         self.conditions.is_empty()
