@@ -10,6 +10,7 @@ pub mod csv;
 mod error;
 pub mod event;
 pub mod query;
+pub mod scope;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod stats;
@@ -28,6 +29,7 @@ pub use query::{
     AuditPage, AuditQuery, Condition, Counts, Cursor, Direction, Field, Page, Pattern, Sort,
     TimeLimit, TimeRange,
 };
+pub use scope::Scope;
 pub use stats::{Bucket, Statistics, StatsRequest};
 pub use store::{AuditStore, export};
 pub use writer::{AuditWriter, Receipt, WriterConfig};

@@ -42,6 +42,55 @@ enum Test {
         range: TimeRange,
         negated: bool,
     },
+    /// At least one of the tests holds.
+    Any {
+        tests: Vec<Test>,
+        negated: bool,
+    },
+}
+
+impl Test {
+    fn holds(&self, table: &Table, row: usize) -> bool {
+        match self {
+            Test::Code {
+                column,
+                code,
+                negated,
+            } => (Some(table.codes[*column][row]) == *code) != *negated,
+            Test::CodeSet {
+                column,
+                set,
+                negated,
+            } => {
+                set.get(table.codes[*column][row] as usize)
+                    .copied()
+                    .unwrap_or(false)
+                    != *negated
+            }
+            Test::Extra {
+                key,
+                matcher,
+                negated,
+            } => {
+                let value = extra_value(table.extras.get(&row), key);
+                let hit = match matcher {
+                    TextMatch::Exact(expected) => value == expected,
+                    TextMatch::Pattern(pattern) => pattern.matches(value),
+                };
+                hit != *negated
+            }
+            Test::Constant(value) => *value,
+            Test::Success(value) => table.success[row] == *value,
+            Test::Id { id, negated } => (row as i64 + 1 == *id) != *negated,
+            Test::Date { range, negated } => in_range(table.dates[row], range) != *negated,
+            Test::StartDate { range, negated } => {
+                table.starts[row].is_some_and(|start| in_range(start, range)) != *negated
+            }
+            Test::Any { tests, negated } => {
+                tests.iter().any(|test| test.holds(table, row)) != *negated
+            }
+        }
+    }
 }
 
 /// A compiled filter: every test must hold.
@@ -79,10 +128,14 @@ impl Filter {
             Column::TEXT
                 .iter()
                 .enumerate()
-                .map(|(i, _)| {
-                    table
-                        .dictionary(i)
-                        .codes_where(|folded| folded.contains(needle))
+                .map(|(i, column)| {
+                    if query.searches(*column) {
+                        table
+                            .dictionary(i)
+                            .codes_where(|folded| folded.contains(needle))
+                    } else {
+                        Vec::new()
+                    }
                 })
                 .collect()
         });
@@ -106,42 +159,7 @@ impl Filter {
         if !self.range.is_unbounded() && !in_range(table.dates[row], &self.range) {
             return false;
         }
-        let passes = self.tests.iter().all(|test| match test {
-            Test::Code {
-                column,
-                code,
-                negated,
-            } => (Some(table.codes[*column][row]) == *code) != *negated,
-            Test::CodeSet {
-                column,
-                set,
-                negated,
-            } => {
-                set.get(table.codes[*column][row] as usize)
-                    .copied()
-                    .unwrap_or(false)
-                    != *negated
-            }
-            Test::Extra {
-                key,
-                matcher,
-                negated,
-            } => {
-                let value = extra_value(table.extras.get(&row), key);
-                let hit = match matcher {
-                    TextMatch::Exact(expected) => value == expected,
-                    TextMatch::Pattern(pattern) => pattern.matches(value),
-                };
-                hit != *negated
-            }
-            Test::Constant(value) => *value,
-            Test::Success(value) => table.success[row] == *value,
-            Test::Id { id, negated } => (row as i64 + 1 == *id) != *negated,
-            Test::Date { range, negated } => in_range(table.dates[row], range) != *negated,
-            Test::StartDate { range, negated } => {
-                table.starts[row].is_some_and(|start| in_range(start, range)) != *negated
-            }
-        });
+        let passes = self.tests.iter().all(|test| test.holds(table, row));
         passes
             && self.find.as_ref().is_none_or(|sets| {
                 sets.iter()
@@ -204,6 +222,16 @@ fn compile_condition(condition: &Condition, table: &Table) -> Option<Test> {
         },
         Condition::Time { range, negated, .. } => Test::Date {
             range: *range,
+            negated: *negated,
+        },
+        Condition::Any {
+            conditions,
+            negated,
+        } => Test::Any {
+            tests: conditions
+                .iter()
+                .filter_map(|c| compile_condition(c, table))
+                .collect(),
             negated: *negated,
         },
         // A condition this store does not know cannot be honoured; match nothing rather than

@@ -21,33 +21,4 @@ pub use privacyidea::{
 pub use request::{ApiBody, ApiRequest, ApiResponse, BadRequest, MAX_VALUE_BYTES, parse_query};
 pub use vault::{ITEM_KEYS, Vault};
 
-use crate::query::AuditQuery;
-
-/// What a caller may see. For now every caller sees every entry and column; restrictions are
-/// applied inside the store query (never as a post-filter), so entries and counts agree.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct Scope {}
-
-impl Scope {
-    /// A scope that sees everything.
-    pub fn everything() -> Self {
-        Scope {}
-    }
-
-    /// Adds the scope's restrictions to `query`; they cannot be widened by the query.
-    pub fn restrict(&self, query: AuditQuery) -> AuditQuery {
-        query
-    }
-
-    /// Whether the dialect key `key` is shown.
-    pub fn shows(&self, key: &str) -> bool {
-        let _ = key;
-        true
-    }
-
-    /// The keys of `keys` that are shown.
-    pub fn visible(&self, keys: &[&'static str]) -> Vec<&'static str> {
-        keys.iter().copied().filter(|k| self.shows(k)).collect()
-    }
-}
+pub use crate::scope::Scope;

@@ -9,7 +9,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::api::Scope;
 use crate::api::request::{
     ApiBody, ApiRequest, ApiResponse, BadRequest, parse_query, whole_number,
 };
@@ -17,6 +16,7 @@ use crate::column::Column;
 use crate::csv::{CsvColumn, CsvLayout, csv_stream, format_duration_micros};
 use crate::event::AuditEntry;
 use crate::query::{AuditQuery, Condition, Direction, Field, Sort, TimeLimit};
+use crate::scope::Scope;
 use crate::store::AuditStore;
 
 /// The entry keys of privacyIDEA 3.14, in the order of its CSV export.
@@ -97,6 +97,12 @@ fn column_for_key(key: &str) -> Option<Column> {
         "sig_check" | "missing_line" => None,
         _ => Column::from_privacyidea_name(key),
     }
+}
+
+/// Whether the privacyIDEA key `key` is shown to the caller (keys without a column, such as
+/// `sig_check`, always are).
+fn shows(scope: &Scope, key: &str) -> bool {
+    column_for_key(key).is_none_or(|column| scope.shows(column))
 }
 
 fn valid_keys() -> String {
@@ -204,7 +210,7 @@ impl PrivacyIdea {
         let pages = count.div_ceil(u64::from(parsed.page_size.max(1)));
         let data: Vec<Value> = page.entries.iter().map(|e| entry_json(e, scope)).collect();
         self.success(json!({
-            "auditcolumns": scope.visible(&AUDIT_COLUMNS),
+            "auditcolumns": AUDIT_COLUMNS.iter().filter(|key| shows(scope, key)).collect::<Vec<_>>(),
             "auditdata": data,
             "count": count,
             "current": parsed.page,
@@ -216,6 +222,13 @@ impl PrivacyIdea {
     /// `GET /audit/<name>.csv`: every matching entry, streamed, with privacyIDEA's 27 keys as
     /// the header row.
     pub fn csv(&self, name: &str, request: &ApiRequest, scope: &Scope) -> ApiResponse {
+        if !scope.may_download() {
+            return self.error(
+                403,
+                POLICY_ERROR,
+                &format!("ERR{POLICY_ERROR}: You are not allowed to download the audit log."),
+            );
+        }
         let parsed = match self.parse(request, scope, false) {
             Ok(parsed) => parsed,
             Err(bad) => return self.bad_request(&bad),
@@ -223,7 +236,7 @@ impl PrivacyIdea {
         let layout = CsvLayout::new(
             ENTRY_KEYS
                 .iter()
-                .filter(|key| scope.shows(key))
+                .filter(|key| shows(scope, key))
                 .map(|key| csv_column(key))
                 .collect(),
         );
@@ -302,7 +315,7 @@ impl PrivacyIdea {
                     })?;
                 }
                 "sortname" => {
-                    sort_column = column_for_key(value).filter(|c| c.is_sortable()).ok_or_else(|| {
+                    sort_column = column_for_key(value).filter(|c| c.is_sortable() && scope.shows(*c)).ok_or_else(|| {
                         BadRequest::new(key, format!("sortname: {value:?} is not a sortable column; expected one of {}", sortable_keys()))
                     })?;
                 }
@@ -313,7 +326,7 @@ impl PrivacyIdea {
                     }
                 }
                 _ => match column_for_key(key) {
-                    Some(column) if column.is_filterable() => {
+                    Some(column) if column.is_filterable() && scope.shows(column) => {
                         if let Some(condition) = Condition::parse_for(Field::Column(column), value)?
                         {
                             query = query.condition(condition);
@@ -375,7 +388,7 @@ fn duration_seconds(entry: &AuditEntry) -> Value {
 fn entry_json(entry: &AuditEntry, scope: &Scope) -> Value {
     let mut map = Map::new();
     for key in ENTRY_KEYS {
-        if !scope.shows(key) {
+        if !shows(scope, key) {
             continue;
         }
         let value = match key {

@@ -137,6 +137,9 @@ impl Vault {
 
     /// `GET /vault_rest/audit/export`: every matching entry as CSV, streamed.
     pub fn export(&self, request: &ApiRequest, scope: &Scope) -> ApiResponse {
+        if !scope.may_download() {
+            return self.error(403, "this caller may not download the audit log");
+        }
         let query = match self.query(request, scope) {
             Ok(query) => query,
             Err(bad) => return self.error(400, &bad.message),
@@ -144,7 +147,7 @@ impl Vault {
         let layout = CsvLayout::new(
             ITEM_KEYS
                 .iter()
-                .filter(|k| scope.shows(k))
+                .filter(|key| shows(scope, key))
                 .map(|key| csv_column(key))
                 .collect(),
         );
@@ -168,6 +171,7 @@ impl Vault {
                 .iter()
                 .find(|c| c.eq_ignore_ascii_case(&name))
                 .and_then(|c| Column::from_vault_name(c))
+                .filter(|c| scope.shows(*c))
                 .ok_or_else(|| {
                     BadRequest::new(
                         "sort_column",
@@ -208,10 +212,15 @@ impl Vault {
     }
 }
 
+/// Whether the Vault key `key` is shown to the caller.
+fn shows(scope: &Scope, key: &str) -> bool {
+    Column::from_vault_name(key).is_none_or(|column| scope.shows(column))
+}
+
 fn item_json(entry: &AuditEntry, scope: &Scope) -> Value {
     let mut map = Map::new();
     for key in ITEM_KEYS {
-        if !scope.shows(key) {
+        if !shows(scope, key) {
             continue;
         }
         let value = match key {

@@ -105,9 +105,25 @@ pub enum Condition {
         /// Whether the condition is inverted.
         negated: bool,
     },
+    /// At least one of the conditions holds (or, negated, none does); an empty list holds for
+    /// no entry. Scopes use it for "these realms, or entries this administrator wrote".
+    Any {
+        /// The alternatives.
+        conditions: Vec<Condition>,
+        /// Whether the condition is inverted.
+        negated: bool,
+    },
 }
 
 impl Condition {
+    /// Holds when at least one of `conditions` holds.
+    pub fn any(conditions: Vec<Condition>) -> Self {
+        Condition::Any {
+            conditions,
+            negated: false,
+        }
+    }
+
     /// An exact, case-sensitive match on a text field.
     pub fn equals(field: Field, value: impl Into<String>) -> Self {
         Condition::Text {
@@ -151,6 +167,13 @@ impl Condition {
             } => Condition::Time {
                 column,
                 range,
+                negated: !negated,
+            },
+            Condition::Any {
+                conditions,
+                negated,
+            } => Condition::Any {
+                conditions,
                 negated: !negated,
             },
         }

@@ -99,6 +99,8 @@ fn check_count(parameter: &str, count: u32) -> Result<u32, Error> {
 pub struct AuditQuery {
     conditions: Vec<Condition>,
     find: Option<String>,
+    /// Text columns free text does not look at (hidden from the caller).
+    unsearched: Vec<Column>,
     range: TimeRange,
     time_limit: Option<TimeLimit>,
     sort: Sort,
@@ -117,6 +119,7 @@ impl AuditQuery {
         AuditQuery {
             conditions: Vec::new(),
             find: None,
+            unsearched: Vec::new(),
             range: TimeRange::default(),
             time_limit: None,
             sort: Sort::default(),
@@ -288,6 +291,32 @@ impl AuditQuery {
             page: self.page.with_count(count),
             ..self.clone()
         }
+    }
+
+    /// Caps the relative time limit at `limit`: the shorter of the two applies.
+    #[must_use]
+    pub fn cap_time_limit(mut self, limit: TimeLimit) -> Self {
+        self.time_limit = Some(match self.time_limit {
+            Some(current) if current.length() <= limit.length() => current,
+            _ => limit,
+        });
+        self
+    }
+
+    /// Keeps free text off `columns` (for columns the caller may not see).
+    #[must_use]
+    pub fn search_without(mut self, columns: &[Column]) -> Self {
+        for column in columns {
+            if !self.unsearched.contains(column) {
+                self.unsearched.push(*column);
+            }
+        }
+        self
+    }
+
+    /// Whether free text looks at `column`.
+    pub fn searches(&self, column: Column) -> bool {
+        !self.unsearched.contains(&column)
     }
 
     /// The same query without its absolute range and relative time limit, for a store that

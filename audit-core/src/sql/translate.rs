@@ -137,6 +137,19 @@ fn condition(
             }
             if *negated { test.not() } else { test }
         }
+        Condition::Any {
+            conditions,
+            negated,
+        } => {
+            // An index lookup inside one alternative would drop the rows of the others.
+            let mut inner_prefilters = Vec::new();
+            let test = conditions
+                .iter()
+                .map(|c| self::condition(c, dialect, &mut inner_prefilters))
+                .reduce(ExprTrait::or)
+                .unwrap_or_else(|| Expr::cust("(1 = 0)"));
+            if *negated { test.not() } else { test }
+        }
     }
 }
 
@@ -165,9 +178,11 @@ pub fn where_clause(
         let pattern = like_contains(needle);
         let any = Column::TEXT
             .iter()
+            .filter(|c| query.searches(**c))
             .map(|c| like(folded_text(*c), pattern.clone()))
-            .reduce(ExprTrait::or);
-        parts.extend(any);
+            .reduce(ExprTrait::or)
+            .unwrap_or_else(|| Expr::cust("(1 = 0)"));
+        parts.push(any);
     }
     // Index lookups go first so the engine can start from them.
     let mut lookups: Vec<Expr> = prefilters

@@ -344,6 +344,61 @@ pub(crate) fn read_cases(reference: &Reference) -> Vec<ReadCase> {
             .and_then(|q| q.sort(Column::User, Direction::Desc))
             .and_then(|q| q.offset(10, 50)),
     ));
+    // Alternatives, as scopes use them: these realms, or what this administrator wrote.
+    let realm = |r: &str| Condition::equals(Field::Column(Column::Realm), r);
+    let scope = Condition::any(vec![
+        realm("corp"),
+        realm("engineering"),
+        Condition::equals(Field::Column(Column::Administrator), "admin"),
+    ]);
+    cases.push(case(
+        "any_of_realms_or_administrator",
+        q().condition(scope.clone()).offset(0, 100),
+    ));
+    cases.push(case(
+        "any_of_narrowed_by_a_client_filter",
+        q().condition(scope.clone())
+            .filter("realm", "!corp")
+            .and_then(|q| q.filter("user", "*Ü*"))
+            .and_then(|q| q.offset(0, 100)),
+    ));
+    cases.push(case(
+        "any_of_with_wildcards_and_free_text",
+        q().condition(Condition::any(vec![
+            Condition::like(Field::Column(Column::Description), "*ärger*"),
+            Condition::like(Field::Extra("ticket".into()), "T-1*"),
+        ]))
+        .find("a")
+        .and_then(|q| q.offset(0, 100)),
+    ));
+    cases.push(case(
+        "any_of_trigram_alternatives_keeps_both",
+        q().condition(Condition::any(vec![
+            Condition::like(Field::Column(Column::Description), "*ärger*"),
+            Condition::like(Field::Column(Column::Description), "*100%*"),
+        ]))
+        .offset(0, 100),
+    ));
+    cases.push(case(
+        "any_of_nothing_matches_nothing",
+        q().condition(Condition::any(Vec::new())).offset(0, 10),
+    ));
+    cases.push(case(
+        "free_text_skips_hidden_columns",
+        q().find("ärger")
+            .map(|q| q.search_without(&[Column::Description]))
+            .and_then(|q| q.offset(0, 100)),
+    ));
+    cases.push(case(
+        "free_text_over_no_column_matches_nothing",
+        q().find("a")
+            .map(|q| q.search_without(Column::TEXT))
+            .and_then(|q| q.offset(0, 100)),
+    ));
+    cases.push(case(
+        "negated_any_of",
+        q().condition(scope.negate()).offset(0, 100),
+    ));
     cases
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::column::{Column, ColumnKind};
 use crate::error::Result;
 use crate::event::AuditEntry;
-use crate::query::{AuditQuery, Cursor, Direction, MAX_PAGE_SIZE};
+use crate::query::{AuditQuery, Condition, Cursor, Direction, MAX_PAGE_SIZE};
 use crate::testkit::dataset::base_date;
 use crate::testkit::reference::Reference;
 use crate::testkit::rng::Rng;
@@ -105,6 +105,16 @@ pub(crate) fn random_query(
         let sample = rng.pick(entries);
         let (field, value) = random_filter(rng, sample);
         query = query.filter(&field, &value)?;
+    }
+    if rng.chance(10) {
+        // Alternatives, as a scope adds them.
+        let mut alternatives = Vec::new();
+        for _ in 0..=rng.below(3) {
+            let sample = rng.pick(entries);
+            let (field, value) = random_filter(rng, sample);
+            alternatives.extend(Condition::parse(&field, &value)?);
+        }
+        query = query.condition(Condition::any(alternatives));
     }
     if rng.chance(20) {
         let sample = rng.pick(entries);

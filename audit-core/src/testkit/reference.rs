@@ -101,6 +101,10 @@ fn holds(condition: &Condition, entry: &AuditEntry) -> bool {
             });
             inside != *negated
         }
+        Condition::Any {
+            conditions,
+            negated,
+        } => conditions.iter().any(|c| holds(c, entry)) != *negated,
     }
 }
 
@@ -151,9 +155,12 @@ impl Reference {
             .zip(&self.folded)
             .filter(|(e, _)| from.is_none_or(|f| e.date() >= f) && to.is_none_or(|t| e.date() < t))
             .filter(|(_, texts)| {
-                needle
-                    .as_ref()
-                    .is_none_or(|needle| texts.iter().any(|t| contains(t, needle)))
+                needle.as_ref().is_none_or(|needle| {
+                    texts
+                        .iter()
+                        .zip(Column::TEXT)
+                        .any(|(t, c)| query.searches(*c) && contains(t, needle))
+                })
             })
             .filter(|(e, _)| query.conditions().iter().all(|c| holds(c, e)))
             .map(|(e, _)| e)

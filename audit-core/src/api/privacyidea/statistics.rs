@@ -282,7 +282,7 @@ fn render(
         }
         Ok(())
     };
-    if scope.shows("serial") {
+    if scope.shows(Column::Serial) {
         put(
             "serial",
             everything
@@ -291,7 +291,7 @@ fn render(
             Some(list(everything, Column::Serial)),
         )?;
     }
-    if scope.shows("action") {
+    if scope.shows(Column::Event) {
         put(
             "action",
             everything
@@ -300,7 +300,7 @@ fn render(
             Some(list(everything, Column::Event)),
         )?;
     }
-    if scope.shows("administrator") {
+    if scope.shows(Column::Administrator) {
         put(
             "admin",
             everything
@@ -313,7 +313,7 @@ fn render(
         ("user", Column::User, "user"),
         ("serial", Column::Serial, "serial"),
     ] {
-        if !scope.shows(key) {
+        if !scope.shows(column) {
             continue;
         }
         put(
