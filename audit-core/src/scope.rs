@@ -34,7 +34,7 @@ struct SelfService {
 
 /// What one caller may see. [`Scope::restrict`] adds the restrictions to a query as conditions
 /// that every entry must meet, so nothing a client sends can widen them: its own filters only
-/// narrow the result further.
+/// narrow the result further. The query's total count then counts the entries in scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     realms: Option<Vec<String>>,
@@ -149,29 +149,30 @@ impl Scope {
         self.download
     }
 
-    /// `query` held to this scope: the realm and identity restrictions as conditions, the
-    /// maximum age as a cap on the time limit, and free text kept off hidden columns.
+    /// `query` held to this scope ([`AuditQuery::restrict`]): the realm and identity
+    /// restrictions as conditions, the maximum age as a cap on the time limit, and free text
+    /// kept off hidden columns.
     pub fn restrict(&self, query: AuditQuery) -> AuditQuery {
         let text = |column: Column, value: &str| Condition::equals(Field::Column(column), value);
-        let mut query = query;
+        let mut conditions = Vec::new();
         if let Some(realms) = &self.realms {
             let mut allowed: Vec<Condition> =
                 realms.iter().map(|r| text(Column::Realm, r)).collect();
             if let Some(administrator) = &self.own_entries {
                 allowed.push(text(Column::Administrator, administrator));
             }
-            query = query.condition(Condition::any(allowed));
+            conditions.push(Condition::any(allowed));
         }
         if let Some(user) = &self.user {
-            query = query
-                .condition(text(Column::User, &user.user))
-                .condition(text(Column::Realm, &user.realm));
+            conditions.push(text(Column::User, &user.user));
+            conditions.push(text(Column::Realm, &user.realm));
             if let Some(resolver) = &user.resolver {
-                query = query.condition(text(Column::Resolver, resolver));
+                conditions.push(text(Column::Resolver, resolver));
             }
         }
-        if let Some(limit) = self.max_age {
-            query = query.cap_time_limit(limit);
+        let mut query = query;
+        if !conditions.is_empty() || self.max_age.is_some() {
+            query = query.restrict(conditions, self.max_age);
         }
         if !self.hidden.is_empty() {
             query = query.search_without(&self.hidden);

@@ -16,7 +16,7 @@ use audit_core::{
     AuditEntry, AuditEvent, AuditId, AuditPage, AuditQuery, AuditStore, Column, Counts, Direction,
     Result,
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::filter::Filter;
 use crate::order::{beyond_cursor, compare_rows, date_walk};
@@ -121,14 +121,22 @@ fn page_rows(table: &Table, query: &AuditQuery, filter: &Filter) -> Vec<usize> {
     }
 }
 
-fn counts(table: &Table, filter: &Filter) -> Counts {
-    let total = table.len() as u64;
-    let filtered = if filter.is_empty() {
-        total
-    } else {
+fn counts(table: &Table, query: &AuditQuery, filter: &Filter, now: DateTime<Utc>) -> Counts {
+    let matching = |filter: &Filter| {
         (0..table.len())
             .filter(|row| filter.matches(table, *row))
             .count() as u64
+    };
+    // A scoped query counts the entries in scope, not the whole table.
+    let total = if query.is_scoped() {
+        matching(&Filter::compile(&query.scope_query(), now, table))
+    } else {
+        table.len() as u64
+    };
+    let filtered = if filter.is_empty() {
+        total
+    } else {
+        matching(filter)
     };
     Counts {
         filter_count: filtered,
@@ -152,16 +160,18 @@ impl AuditStore for MemoryStore {
     }
 
     async fn count(&self, query: &AuditQuery) -> Result<Counts> {
+        let now = Utc::now();
         let table = self.read();
-        let filter = Filter::compile(query, Utc::now(), &table);
-        Ok(counts(&table, &filter))
+        let filter = Filter::compile(query, now, &table);
+        Ok(counts(&table, query, &filter, now))
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let now = Utc::now();
         let table = self.read();
-        let filter = Filter::compile(query, Utc::now(), &table);
+        let filter = Filter::compile(query, now, &table);
         let rows = page_rows(&table, &lookahead(query), &filter);
-        let counts = counts(&table, &filter);
+        let counts = counts(&table, query, &filter, now);
         let entries = rows.into_iter().map(|row| table.entry(row)).collect();
         drop(table);
         Ok(page_from_lookahead(entries, query, counts))

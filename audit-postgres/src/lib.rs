@@ -334,17 +334,43 @@ impl PostgresStore {
         .map(Some)
     }
 
+    /// The statement counting a scoped query's entries in scope, `None` for an unscoped query
+    /// (the counter answers).
+    fn scoped_total(&self, query: &AuditQuery, now: DateTime<Utc>) -> Result<Option<Statement>> {
+        if !query.is_scoped() {
+            return Ok(None);
+        }
+        build(&count_statement(
+            &self.names.table,
+            &query.scope_query(),
+            now,
+            &self.dialect,
+        ))
+        .map(Some)
+    }
+
     /// Both counts, read in the snapshot of `client`'s transaction.
     async fn counts(
         &self,
         client: &tokio_postgres::Transaction<'_>,
+        scoped_total: Option<&Statement>,
         filtered: Option<&Statement>,
     ) -> Result<Counts> {
         let total = async {
-            client
-                .query_one(&self.statements.total, &[])
-                .await
-                .during("counting entries")
+            match scoped_total {
+                // A scoped query counts the entries in scope, not the whole table.
+                Some(statement) => client
+                    .query_typed(&statement.sql, &typed(&statement.params))
+                    .await
+                    .during("counting entries")?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::Incompatible("a count returned no row".into())),
+                None => client
+                    .query_one(&self.statements.total, &[])
+                    .await
+                    .during("counting entries"),
+            }
         };
         let filter = async {
             match filtered {
@@ -437,7 +463,9 @@ impl AuditStore for PostgresStore {
     }
 
     async fn count(&self, query: &AuditQuery) -> Result<Counts> {
-        let filtered = self.filtered_count(query, Utc::now())?;
+        let now = Utc::now();
+        let filtered = self.filtered_count(query, now)?;
+        let scoped_total = self.scoped_total(query, now)?;
         let mut client = self.pool.get().await.during("connecting")?;
         let tx = client
             .build_transaction()
@@ -446,7 +474,9 @@ impl AuditStore for PostgresStore {
             .start()
             .await
             .during("starting a read")?;
-        let counts = self.counts(&tx, filtered.as_ref()).await?;
+        let counts = self
+            .counts(&tx, scoped_total.as_ref(), filtered.as_ref())
+            .await?;
         tx.commit().await.during("ending a read")?;
         Ok(counts)
     }
@@ -455,6 +485,7 @@ impl AuditStore for PostgresStore {
         let now = Utc::now();
         let page = self.page(&lookahead(query), now)?;
         let filtered = self.filtered_count(query, now)?;
+        let scoped_total = self.scoped_total(query, now)?;
         let mut client = self.pool.get().await.during("connecting")?;
         // One snapshot: the page and both counts agree even while appends commit.
         let tx = client
@@ -469,8 +500,11 @@ impl AuditStore for PostgresStore {
                 .await
                 .during("reading a page")
         };
-        let (rows, counts) =
-            futures_util::future::try_join(rows, self.counts(&tx, filtered.as_ref())).await?;
+        let (rows, counts) = futures_util::future::try_join(
+            rows,
+            self.counts(&tx, scoped_total.as_ref(), filtered.as_ref()),
+        )
+        .await?;
         tx.commit().await.during("ending a read")?;
         let entries = rows.iter().map(read_entry).collect::<Result<Vec<_>>>()?;
         Ok(page_from_lookahead(entries, query, counts))

@@ -377,7 +377,21 @@ impl SqliteStore {
             .collect()
     }
 
-    fn total(&self) -> Statement {
+    /// The total count: the counter, or for a scoped query the entries in scope.
+    fn total(&self, query: &AuditQuery, now: DateTime<Utc>) -> Statement {
+        if query.is_scoped() {
+            let (sql, values) = count_statement(
+                &self.names.entries,
+                &query.scope_query(),
+                now,
+                &*self.dialect,
+            )
+            .build(SqliteQueryBuilder);
+            return Statement {
+                sql,
+                params: params(&values),
+            };
+        }
         Statement {
             sql: format!(
                 "SELECT \"value\" FROM \"{}\" WHERE \"name\" = 'entries'",
@@ -427,7 +441,7 @@ impl AuditStore for SqliteStore {
 
     async fn count(&self, query: &AuditQuery) -> Result<Counts> {
         let now = Utc::now();
-        let total = self.total();
+        let total = self.total(query, now);
         let filtered = self.filtered_count(query, now);
         self.readers
             .read("counting entries", move |conn| {
@@ -439,7 +453,7 @@ impl AuditStore for SqliteStore {
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
         let now = Utc::now();
         let page = self.page(&lookahead(query), now);
-        let total = self.total();
+        let total = self.total(query, now);
         let filtered = self.filtered_count(query, now);
         let (entries, counts) = self
             .readers

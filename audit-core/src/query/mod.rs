@@ -101,6 +101,11 @@ pub struct AuditQuery {
     find: Option<String>,
     /// Text columns free text does not look at (hidden from the caller).
     unsearched: Vec<Column>,
+    /// The caller's scope: these conditions are among `conditions` too, and with `scope_age`
+    /// they define the entries `total_count` counts.
+    scope_conditions: Vec<Condition>,
+    scope_age: Option<TimeLimit>,
+    scoped: bool,
     range: TimeRange,
     time_limit: Option<TimeLimit>,
     sort: Sort,
@@ -120,6 +125,9 @@ impl AuditQuery {
             conditions: Vec::new(),
             find: None,
             unsearched: Vec::new(),
+            scope_conditions: Vec::new(),
+            scope_age: None,
+            scoped: false,
             range: TimeRange::default(),
             time_limit: None,
             sort: Sort::default(),
@@ -291,6 +299,39 @@ impl AuditQuery {
             page: self.page.with_count(count),
             ..self.clone()
         }
+    }
+
+    /// Holds the query to a caller's scope: `conditions` must hold and entries older than
+    /// `max_age` are excluded, for the page, the filter count and the total count alike
+    /// (which then counts the entries in scope, not the whole log). Used by
+    /// [`Scope::restrict`](crate::Scope::restrict).
+    #[must_use]
+    pub fn restrict(mut self, conditions: Vec<Condition>, max_age: Option<TimeLimit>) -> Self {
+        self.scoped = true;
+        self.conditions.extend(conditions.iter().cloned());
+        self.scope_conditions.extend(conditions);
+        if let Some(limit) = max_age {
+            self = self.cap_time_limit(limit);
+            self.scope_age = Some(match self.scope_age {
+                Some(current) if current.length() <= limit.length() => current,
+                _ => limit,
+            });
+        }
+        self
+    }
+
+    /// Whether the query is held to a scope, so its total count is not the whole log's.
+    pub fn is_scoped(&self) -> bool {
+        self.scoped
+    }
+
+    /// The query selecting every entry in scope (whatever the filter): what `total_count`
+    /// counts. For a query without a scope, everything.
+    pub fn scope_query(&self) -> AuditQuery {
+        let mut query = AuditQuery::new();
+        query.conditions = self.scope_conditions.clone();
+        query.time_limit = self.scope_age;
+        query
     }
 
     /// Caps the relative time limit at `limit`: the shorter of the two applies.

@@ -48,6 +48,11 @@ fn filtered(field: &str, value: &str) -> Result<AuditQuery> {
     q().filter(field, value)?.offset(0, 100)
 }
 
+/// Alice's own entries in realm corp, as a self-service user sees them.
+fn helpdesk_free_user() -> AuditQuery {
+    crate::scope::Scope::user("alice", "corp").restrict(q())
+}
+
 /// Every named read case over the dataset.
 pub(crate) fn read_cases(reference: &Reference) -> Vec<ReadCase> {
     let day = |d: i64| base_date() + TimeDelta::days(d);
@@ -393,6 +398,41 @@ pub(crate) fn read_cases(reference: &Reference) -> Vec<ReadCase> {
         "free_text_over_no_column_matches_nothing",
         q().find("a")
             .map(|q| q.search_without(Column::TEXT))
+            .and_then(|q| q.offset(0, 100)),
+    ));
+    // Scopes: the page, the filter count and the total count all stay inside the scope.
+    let helpdesk = crate::scope::Scope::realms(["corp", "engineering"]).with_own_entries("admin");
+    cases.push(case(
+        "scope_realms_and_own_entries",
+        q().filter("user", "*a*")
+            .map(|q| helpdesk.restrict(q))
+            .and_then(|q| q.offset(0, 100)),
+    ));
+    cases.push(case(
+        "scope_client_filter_cannot_widen",
+        q().filter("realm", "external")
+            .map(|q| helpdesk.restrict(q))
+            .and_then(|q| q.offset(0, 100)),
+    ));
+    cases.push(case(
+        "scope_self_service_user",
+        helpdesk_free_user().offset(0, 100),
+    ));
+    cases.push(case(
+        "scope_maximum_age",
+        "250d"
+            .parse()
+            .map(|age| crate::scope::Scope::everything().max_age(age).restrict(q()))
+            .and_then(|q| q.offset(0, 100)),
+    ));
+    cases.push(case(
+        "scope_hidden_column_is_not_searched",
+        q().find("ärger")
+            .map(|q| {
+                crate::scope::Scope::everything()
+                    .hide(Column::Description)
+                    .restrict(q)
+            })
             .and_then(|q| q.offset(0, 100)),
     ));
     cases.push(case(

@@ -123,6 +123,16 @@ pub(crate) fn random_query(
         let needle = scramble_case(rng, &part);
         query = query.find(&needle)?;
     }
+    if rng.chance(8) {
+        // A scope: realms plus one administrator's entries; totals count the scope.
+        let realms: Vec<String> = (0..=rng.below(2))
+            .map(|_| rng.pick(entries).text(Column::Realm).to_owned())
+            .collect();
+        let administrator = rng.pick(entries).text(Column::Administrator).to_owned();
+        query = crate::scope::Scope::realms(realms)
+            .with_own_entries(administrator)
+            .restrict(query);
+    }
     if rng.chance(15) {
         query = query.from(random_instant(rng));
     }

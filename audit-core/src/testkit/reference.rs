@@ -210,7 +210,11 @@ impl Reference {
         Expected {
             ids: page.iter().map(|e| e.id()).collect(),
             filter_count: hits.len() as u64,
-            total_count: self.entries.len() as u64,
+            total_count: if query.is_scoped() {
+                self.matching(&query.scope_query(), now).len() as u64
+            } else {
+                self.entries.len() as u64
+            },
             next_cursor,
         }
     }
