@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use audit_core::Column;
+use audit_core::query::TimeLimit;
+
 use crate::accounts::Account;
 
 /// Where entries are kept.
@@ -23,8 +26,14 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where entries are kept.
     pub storage: Storage,
-    /// Who may log in; empty means one `admin` with a generated password.
+    /// Who may log in; no administrator means one `admin` with a generated password.
     pub admins: Vec<Account>,
+    /// Self-service users.
+    pub users: Vec<Account>,
+    /// The oldest entry anyone may see.
+    pub max_age: Option<TimeLimit>,
+    /// Columns nobody sees.
+    pub hidden: Vec<Column>,
     /// Demo events appended to an empty store (`None`: 10,000 for a new store).
     pub demo: Option<usize>,
     /// Whether every API request is itself audited.
@@ -39,6 +48,9 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             storage: Storage::Sqlite(PathBuf::from("audit.db")),
             admins: Vec::new(),
+            users: Vec::new(),
+            max_age: None,
+            hidden: Vec::new(),
             demo: None,
             self_audit: true,
             max_ingest_bytes: 8 * 1024 * 1024,
@@ -47,7 +59,8 @@ impl Default for Config {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: audit-server [--listen ADDR] [--db PATH | --postgres URL | --memory] [--admin NAME:PASSWORD]... \
+pub const USAGE: &str = "usage: audit-server [--listen ADDR] [--db PATH | --postgres URL | --memory] \
+[--admin NAME:PASSWORD[:REALM,...]]... [--user NAME:PASSWORD:REALM]... [--max-age 30d] [--hide COLUMN,...] \
 [--demo N] [--no-self-audit] [--max-ingest-bytes N]";
 
 impl Config {
@@ -73,6 +86,23 @@ impl Config {
                 "--admin" => config
                     .admins
                     .push(Account::parse(&value("--admin")?).map_err(|e| format!("--admin: {e}"))?),
+                "--user" => config.users.push(
+                    Account::parse_user(&value("--user")?).map_err(|e| format!("--user: {e}"))?,
+                ),
+                "--max-age" => {
+                    let text = value("--max-age")?;
+                    config.max_age = Some(text.parse().map_err(|e| format!("--max-age: {e}"))?);
+                }
+                "--hide" => {
+                    for name in value("--hide")?.split(',').map(str::trim) {
+                        let column = Column::from_privacyidea_name(name)
+                            .filter(|c| !matches!(c, Column::Id | Column::Date))
+                            .ok_or_else(|| {
+                                format!("--hide: {name:?} is not a privacyIDEA column that can be hidden")
+                            })?;
+                        config.hidden.push(column);
+                    }
+                }
                 "--demo" => {
                     let text = value("--demo")?;
                     config.demo = Some(

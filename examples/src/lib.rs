@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use audit_core::api::{
-    AUTHENTICATION_ERROR, ApiRequest, ApiResponse, PARAMETER_ERROR, PrivacyIdea, Scope, Vault,
-    parse_query,
+    AUTHENTICATION_ERROR, ApiRequest, ApiResponse, PARAMETER_ERROR, PrivacyIdea, Vault, parse_query,
 };
 use audit_core::{AuditEvent, AuditStore, AuditWriter, WriterConfig};
 use serde_json::json;
@@ -100,10 +99,14 @@ impl App {
     pub async fn login(&self, request: &ApiRequest, body: &[u8], caller: &Caller) -> ApiResponse {
         let started = Instant::now();
         let (username, password) = credentials(body);
+        let role = self
+            .accounts
+            .named(&username)
+            .map_or("admin", |a| a.role.name());
         let response = match self.accounts.login(&username, &password) {
             Some(token) => self
                 .privacyidea
-                .success(json!({"token": token, "role": "admin", "username": username})),
+                .success(json!({"token": token, "role": role, "username": username})),
             None => self.privacyidea.error(
                 401,
                 AUTHENTICATION_ERROR,
@@ -130,7 +133,7 @@ impl App {
                     "Authentication failure. Missing Authorization header.",
                 ),
             ),
-            Some(token) => match self.accounts.user_of(token) {
+            Some(token) => match self.accounts.account_of(token) {
                 None => (
                     String::new(),
                     self.privacyidea.error(
@@ -139,10 +142,10 @@ impl App {
                         "Authentication failure. Wrong credentials.",
                     ),
                 ),
-                Some(admin) => {
-                    let response = self.privacyidea.handle(request, &Scope::everything()).await;
+                Some(account) => {
+                    let response = self.privacyidea.handle(request, &account.scope).await;
                     (
-                        admin,
+                        account.name.clone(),
                         response.unwrap_or_else(|| {
                             self.privacyidea
                                 .error(404, PARAMETER_ERROR, "no such audit resource")
@@ -170,15 +173,15 @@ impl App {
                     "missing credentials: send Authorization: Bearer <API key>",
                 ),
             ),
-            Some(token) => match self.accounts.user_of(token) {
+            Some(token) => match self.accounts.account_of(token) {
                 None => (
                     String::new(),
                     self.vault.error(403, "the API key is incorrect"),
                 ),
-                Some(admin) => {
-                    let response = self.vault.handle(request, &Scope::everything()).await;
+                Some(account) => {
+                    let response = self.vault.handle(request, &account.scope).await;
                     (
-                        admin,
+                        account.name.clone(),
                         response.unwrap_or_else(|| self.vault.error(404, "no such audit resource")),
                     )
                 }
@@ -195,7 +198,11 @@ impl App {
         let token = Self::token(request, "PI-Authorization")
             .or_else(|| Self::token(request, "Authorization"))
             .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).trim());
-        let admin = token.and_then(|t| self.accounts.user_of(t));
+        // Only administrators may write entries.
+        let admin = token
+            .and_then(|t| self.accounts.account_of(t))
+            .filter(|a| a.role == crate::accounts::Role::Admin)
+            .map(|a| a.name.clone());
         let response = match (&token, &admin) {
             (None, _) => ApiResponse::json(401, &json!({"error": "missing credentials"})),
             (Some(_), None) => ApiResponse::json(401, &json!({"error": "wrong credentials"})),

@@ -65,8 +65,22 @@ pub async fn prepare(config: &Config) -> Result<Started, String> {
         admins.push(Account::new("admin", password.clone()));
         generated_password = Some(password);
     }
-    let names = admins.iter().map(|a| a.name.clone()).collect();
-    let app = Arc::new(App::new(store, Accounts::new(admins), config.self_audit));
+    let names = admins
+        .iter()
+        .chain(&config.users)
+        .map(|a| a.name.clone())
+        .collect();
+    let mut accounts = admins;
+    accounts.extend(config.users.iter().cloned());
+    for account in &mut accounts {
+        if let Some(limit) = config.max_age {
+            account.scope = account.scope.clone().max_age(limit);
+        }
+        for column in &config.hidden {
+            account.scope = account.scope.clone().hide(*column);
+        }
+    }
+    let app = Arc::new(App::new(store, Accounts::new(accounts), config.self_audit));
     Ok(Started {
         app,
         admins: names,
