@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod date_index;
 mod dictionary;
 mod filter;
 mod order;
@@ -147,7 +148,10 @@ fn counts(table: &Table, query: &AuditQuery, filter: &Filter, now: DateTime<Utc>
 #[async_trait]
 impl AuditStore for MemoryStore {
     async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
-        Ok(self.write().append(batch))
+        let ids = self.write().append(&batch);
+        // The batch is freed after the lock is released, so readers do not wait for it.
+        drop(batch);
+        Ok(ids)
     }
 
     async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {

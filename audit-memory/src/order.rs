@@ -1,12 +1,12 @@
 //! Sort order and keyset positions over stored rows, compared without building entries.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use audit_core::query::TimeRange;
 use audit_core::{AuditId, Column, ColumnKind, Cursor, Direction, SortValue};
 
+use crate::date_index::DateIndex;
 use crate::table::Table;
 
 fn key_order(table: &Table, a: usize, b: usize, column: Column) -> Ordering {
@@ -65,7 +65,7 @@ pub(crate) fn beyond_cursor(table: &Table, cursor: &Cursor, row: usize) -> bool 
 
 /// The ids of the date index within `range` and beyond `cursor`, in `direction`.
 pub(crate) fn date_walk<'a>(
-    index: &'a BTreeSet<(i64, AuditId)>,
+    index: &'a DateIndex,
     range: TimeRange,
     cursor: Option<&Cursor>,
     direction: Direction,
@@ -86,10 +86,7 @@ pub(crate) fn date_walk<'a>(
             Direction::Desc => upper = tighter(upper, Bound::Excluded(at), Ordering::Less),
         }
     }
-    if is_empty(&lower, &upper) {
-        return Box::new(std::iter::empty());
-    }
-    let ids = index.range((lower, upper)).map(|(_, id)| *id);
+    let ids = index.range(lower, upper).iter().map(|(_, id)| *id);
     match direction {
         Direction::Asc => Box::new(ids),
         Direction::Desc => Box::new(ids.rev()),
@@ -117,15 +114,5 @@ fn tighter(
         (Some(x), Some(y)) if y.cmp(x) == wins => b,
         _ if matches!(a, Bound::Excluded(_)) => a,
         _ => b,
-    }
-}
-
-/// `BTreeSet::range` panics on an inverted range, so such walks are cut short.
-fn is_empty(lower: &Bound<(i64, AuditId)>, upper: &Bound<(i64, AuditId)>) -> bool {
-    match (lower, upper) {
-        (Bound::Included(l), Bound::Included(u)) => l > u,
-        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u))
-        | (Bound::Excluded(l), Bound::Included(u)) => l >= u,
-        _ => false,
     }
 }

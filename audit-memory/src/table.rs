@@ -1,11 +1,12 @@
 //! Column-oriented storage: one vector per column, text as dictionary codes, and a date index.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use audit_core::{AuditEntry, AuditEvent, AuditId, Column};
 use chrono::DateTime;
 use rustc_hash::FxHashMap;
 
+use crate::date_index::DateIndex;
 use crate::dictionary::Dictionary;
 
 const TEXT_COLUMNS: usize = Column::TEXT.len();
@@ -24,7 +25,7 @@ pub(crate) struct Table {
     pub(crate) extras: FxHashMap<usize, BTreeMap<String, String>>,
     dictionaries: Vec<Dictionary>,
     /// `(date, id)` of every row, for date-ordered walks.
-    pub(crate) by_date: BTreeSet<(i64, AuditId)>,
+    pub(crate) by_date: DateIndex,
 }
 
 impl Table {
@@ -50,16 +51,17 @@ impl Table {
     }
 
     /// Appends every event; nothing here can fail, so a batch is all or nothing.
-    pub(crate) fn append(&mut self, batch: Vec<AuditEvent>) -> Vec<AuditId> {
+    pub(crate) fn append(&mut self, batch: &[AuditEvent]) -> Vec<AuditId> {
         let first = self.len() as AuditId + 1;
         let additional = batch.len();
         self.dates.reserve(additional);
         self.success.reserve(additional);
         self.starts.reserve(additional);
         self.durations.reserve(additional);
-        self.encode_texts(&batch);
+        self.encode_texts(batch);
         let mut ids = Vec::with_capacity(additional);
-        for (offset, event) in batch.into_iter().enumerate() {
+        let mut keys = Vec::with_capacity(additional);
+        for (offset, event) in batch.iter().enumerate() {
             let id = first + offset as AuditId;
             let row = self.len();
             let date = event.timestamp().timestamp_micros();
@@ -71,9 +73,10 @@ impl Table {
             if !event.extra_fields().is_empty() {
                 self.extras.insert(row, event.extra_fields().clone());
             }
-            self.by_date.insert((date, id));
+            keys.push((date, id));
             ids.push(id);
         }
+        self.by_date.insert_batch(keys);
         ids
     }
 
