@@ -9,6 +9,7 @@ pub mod column;
 pub mod csv;
 mod error;
 pub mod event;
+pub mod integrity;
 pub mod query;
 pub mod scope;
 #[cfg(feature = "sql")]

@@ -97,6 +97,14 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
         let _ = request;
         Err(Error::Unsupported("statistics".into()))
     }
+
+    /// Up to `limit` stored entries with ids above `after`, in id order, each with its
+    /// integrity seal; what [`verify`](crate::integrity::verify) walks. A store without an
+    /// integrity chain answers [`Error::Unsupported`], which is what this default does.
+    async fn chain(&self, after: AuditId, limit: u32) -> Result<Vec<crate::integrity::Link>> {
+        let _ = (after, limit);
+        Err(Error::Unsupported("an integrity chain".into()))
+    }
 }
 
 /// The same query asking for one entry more than its page holds, so a backend learns whether

@@ -10,6 +10,7 @@ mod table;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
+use audit_core::integrity::{Keyring, Link};
 use audit_core::query::Page;
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -27,6 +28,8 @@ use crate::table::Table;
 #[derive(Debug)]
 pub struct MemoryStore {
     table: RwLock<Table>,
+    /// Seals every appended entry when set.
+    keyring: Option<Keyring>,
 }
 
 impl Default for MemoryStore {
@@ -40,6 +43,16 @@ impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
             table: RwLock::new(Table::new()),
+            keyring: None,
+        }
+    }
+
+    /// An empty store that seals every entry into an integrity chain with the keyring's
+    /// current key (see [`audit_core::integrity`]).
+    pub fn with_integrity(keyring: Keyring) -> Self {
+        MemoryStore {
+            table: RwLock::new(Table::new()),
+            keyring: Some(keyring),
         }
     }
 
@@ -148,7 +161,7 @@ fn counts(table: &Table, query: &AuditQuery, filter: &Filter, now: DateTime<Utc>
 #[async_trait]
 impl AuditStore for MemoryStore {
     async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
-        let ids = self.write().append(&batch);
+        let ids = self.write().append(&batch, self.keyring.as_ref());
         // The batch is freed after the lock is released, so readers do not wait for it.
         drop(batch);
         Ok(ids)
@@ -181,11 +194,79 @@ impl AuditStore for MemoryStore {
         Ok(page_from_lookahead(entries, query, counts))
     }
 
+    async fn chain(&self, after: AuditId, limit: u32) -> Result<Vec<Link>> {
+        let table = self.read();
+        let start = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+        let end = start.saturating_add(limit as usize).min(table.len());
+        Ok((start..end)
+            .map(|row| Link {
+                entry: table.entry(row),
+                seal: table.seal_of(row),
+            })
+            .collect())
+    }
+
     async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
         let now = Utc::now();
         let table = self.read();
         let filter = Filter::compile(request.query(), now, &table);
         let window = request.query().effective_range(now);
         stats::statistics(&table, request, &filter, window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audit_core::integrity::{BreakKind, IntegrityKey, verify};
+
+    fn keyring() -> Keyring {
+        match IntegrityKey::new("k1", vec![3; 32]) {
+            Ok(key) => Keyring::new(key),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    async fn sealed_store() -> MemoryStore {
+        let store = MemoryStore::with_integrity(keyring());
+        let events = (0..100)
+            .map(|i| AuditEvent::new("POST /auth").user(format!("u{}", i % 7)))
+            .collect();
+        if let Err(error) = store.append(events).await {
+            panic!("{error}");
+        }
+        store
+    }
+
+    async fn first_break(store: &MemoryStore) -> Option<(AuditId, BreakKind)> {
+        match verify(store, &keyring()).await {
+            Ok(v) => v.first_break.map(|b| (b.id, b.kind)),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn tampering_is_found_at_the_entry_it_touched() {
+        let store = sealed_store().await;
+        assert_eq!(first_break(&store).await, None);
+
+        let user = Column::User.text_index().unwrap_or(0);
+        let original = store.read().codes[user][41];
+        store.write().codes[user][41] = original + 1;
+        assert_eq!(first_break(&store).await, Some((42, BreakKind::Altered)));
+        store.write().codes[user][41] = original;
+
+        let (a, b) = {
+            let table = store.read();
+            (table.dates[20], table.dates[30])
+        };
+        store.write().dates[20] = b;
+        store.write().dates[30] = a;
+        assert_eq!(first_break(&store).await, Some((21, BreakKind::Altered)));
+        store.write().dates[20] = a;
+        store.write().dates[30] = b;
+
+        store.write().seals[60] = Some((0, [9; 32]));
+        assert_eq!(first_break(&store).await, Some((61, BreakKind::Altered)));
     }
 }

@@ -6,6 +6,8 @@ use audit_core::{AuditEntry, AuditEvent, AuditId, Column};
 use chrono::DateTime;
 use rustc_hash::FxHashMap;
 
+use audit_core::integrity::{Chain, GENESIS, Keyring, Mac, Seal};
+
 use crate::date_index::DateIndex;
 use crate::dictionary::Dictionary;
 
@@ -26,6 +28,10 @@ pub(crate) struct Table {
     dictionaries: Vec<Dictionary>,
     /// `(date, id)` of every row, for date-ordered walks.
     pub(crate) by_date: DateIndex,
+    /// Per row, the integrity seal: an index into `key_ids` and the MAC (empty when the store
+    /// does not seal).
+    pub(crate) seals: Vec<Option<(u16, Mac)>>,
+    key_ids: Vec<String>,
 }
 
 impl Table {
@@ -51,7 +57,11 @@ impl Table {
     }
 
     /// Appends every event; nothing here can fail, so a batch is all or nothing.
-    pub(crate) fn append(&mut self, batch: &[AuditEvent]) -> Vec<AuditId> {
+    pub(crate) fn append(
+        &mut self,
+        batch: &[AuditEvent],
+        keyring: Option<&Keyring>,
+    ) -> Vec<AuditId> {
         let first = self.len() as AuditId + 1;
         let additional = batch.len();
         self.dates.reserve(additional);
@@ -77,6 +87,9 @@ impl Table {
             ids.push(id);
         }
         self.by_date.insert_batch(keys);
+        if let Some(keyring) = keyring {
+            self.seal(batch, first, keyring);
+        }
         ids
     }
 
@@ -95,6 +108,36 @@ impl Table {
                     .map(|event| dictionary.intern(event.text(*column))),
             );
         }
+    }
+
+    /// Seals the rows of `batch`, which start at id `first`, continuing the chain.
+    fn seal(&mut self, batch: &[AuditEvent], first: AuditId, keyring: &Keyring) {
+        let last = self.seals.last().and_then(|s| s.map(|(_, mac)| mac));
+        let mut chain = Chain::after(keyring.clone(), last.unwrap_or(GENESIS));
+        let key_id = keyring.current().id();
+        let key = match self.key_ids.iter().position(|k| k == key_id) {
+            Some(index) => index,
+            None => {
+                self.key_ids.push(key_id.to_owned());
+                self.key_ids.len() - 1
+            }
+        };
+        let key = u16::try_from(key).unwrap_or(u16::MAX);
+        self.seals
+            .resize(usize::try_from(first - 1).unwrap_or(0), None);
+        for (offset, event) in batch.iter().enumerate() {
+            let seal = chain.seal(first + offset as AuditId, event);
+            self.seals.push(Some((key, seal.mac)));
+        }
+    }
+
+    /// The seal of `row`, if it has one.
+    pub(crate) fn seal_of(&self, row: usize) -> Option<Seal> {
+        let (key, mac) = self.seals.get(row).copied().flatten()?;
+        Some(Seal {
+            key_id: self.key_ids.get(usize::from(key))?.clone(),
+            mac,
+        })
     }
 
     /// Rebuilds the entry of `row`.
