@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use audit_core::integrity::{Keyring, Link, Mac, Seal};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, filtered_selection, page_statement,
     validate_identifier, where_clause,
@@ -61,6 +62,7 @@ pub struct SqliteStoreBuilder {
     busy_timeout: Duration,
     readers: usize,
     search_index: bool,
+    keyring: Option<Keyring>,
 }
 
 static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
@@ -74,11 +76,21 @@ impl Default for SqliteStoreBuilder {
             busy_timeout: Duration::from_secs(10),
             readers: 4,
             search_index: true,
+            keyring: None,
         }
     }
 }
 
 impl SqliteStoreBuilder {
+    /// Seals every appended entry into an integrity chain with the keyring's current key (see
+    /// [`audit_core::integrity`]). Writers in several processes extend one chain: each write
+    /// transaction holds SQLite's write lock while it reads the tail and seals its batches.
+    #[must_use]
+    pub fn integrity(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
     /// Stores entries in the file at `path`, created when missing (default `audit.db`).
     #[must_use]
     pub fn path(mut self, path: impl AsRef<Path>) -> Self {
@@ -191,8 +203,9 @@ impl SqliteStoreBuilder {
         let readers = (0..self.readers)
             .map(|_| self.connect(true))
             .collect::<Result<Vec<_>>>()?;
-        let (writer, writer_stopped) = writer::spawn(conn, names.clone(), self.search_index)
-            .map_err(|e| Error::backend("sqlite", "starting the writer thread", false, e))?;
+        let (writer, writer_stopped) =
+            writer::spawn(conn, names.clone(), self.search_index, self.keyring.clone())
+                .map_err(|e| Error::backend("sqlite", "starting the writer thread", false, e))?;
         let dialect = SqliteDialect {
             entries: names.entries.clone(),
             search: self.search_index.then(|| names.search.clone()),
@@ -307,6 +320,48 @@ fn read_entries(conn: &Connection, statement: &Statement) -> Result<Vec<AuditEnt
         entries.push(decode_entry(stored)?);
     }
     Ok(entries)
+}
+
+fn read_links(conn: &Connection, sql: &str, after: AuditId, limit: u32) -> Result<Vec<Link>> {
+    let mut prepared = conn
+        .prepare_cached(sql)
+        .during("preparing the chain read")?;
+    let mut rows = prepared
+        .query(rusqlite::params![after, limit])
+        .during("reading the chain")?;
+    let columns = audit_core::Column::TEXT.len();
+    let at = 3 + columns;
+    let mut links = Vec::new();
+    while let Some(row) = rows.next().during("reading the chain")? {
+        let texts = (0..columns)
+            .map(|i| row.get::<_, String>(3 + i))
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .during("reading the chain")?;
+        let stored = StoredRow {
+            id: row.get(0).during("reading the chain")?,
+            date: row.get(1).during("reading the chain")?,
+            success: row.get(2).during("reading the chain")?,
+            texts,
+            start_date: row.get(at).during("reading the chain")?,
+            duration: row.get(at + 1).during("reading the chain")?,
+            extra: row
+                .get::<_, Option<String>>(at + 2)
+                .during("reading the chain")?,
+        };
+        let key_id: Option<String> = row.get(at + 3).during("reading the chain")?;
+        let mac: Option<Vec<u8>> = row.get(at + 4).during("reading the chain")?;
+        let entry = decode_entry(stored)?;
+        // A seal that cannot be read is reported by verification as a broken link.
+        let seal = match (key_id, mac) {
+            (Some(key_id), Some(mac)) => Some(Seal {
+                key_id,
+                mac: Mac::try_from(mac.as_slice()).unwrap_or([0; 32]),
+            }),
+            _ => None,
+        };
+        links.push(Link { entry, seal });
+    }
+    Ok(links)
 }
 
 fn read_count(conn: &Connection, statement: &Statement) -> Result<u64> {
@@ -467,6 +522,15 @@ impl AuditStore for SqliteStore {
             })
             .await?;
         Ok(page_from_lookahead(entries, query, counts))
+    }
+
+    async fn chain(&self, after: AuditId, limit: u32) -> Result<Vec<Link>> {
+        let sql = schema::chain_sql(&self.names);
+        self.readers
+            .read("reading the chain", move |conn| {
+                read_links(conn, &sql, after, limit)
+            })
+            .await
     }
 
     async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {

@@ -15,7 +15,7 @@ use crate::error::Context;
 /// Marks a file as an audit database (`PRAGMA application_id`): "AUDT".
 pub(crate) const APPLICATION_ID: i64 = 0x4155_4454;
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// The names of the store's tables.
 #[derive(Debug, Clone)]
@@ -37,7 +37,16 @@ impl Names {
 
 /// The migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 fn migrations(names: &Names) -> Vec<Vec<String>> {
-    vec![create_version_1(names)]
+    vec![create_version_1(names), add_seals(names)]
+}
+
+/// Version 2: every entry may carry an integrity seal (the key id and the MAC).
+fn add_seals(names: &Names) -> Vec<String> {
+    let entries = &names.entries;
+    vec![
+        format!("ALTER TABLE \"{entries}\" ADD COLUMN \"seal_key\" TEXT"),
+        format!("ALTER TABLE \"{entries}\" ADD COLUMN \"seal_mac\" BLOB"),
+    ]
 }
 
 fn create_version_1(names: &Names) -> Vec<String> {
@@ -305,6 +314,36 @@ pub(crate) fn search_text<'a>(texts: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// The INSERT of one entry, with a parameter per stored column.
+/// The insert of a sealed entry: the id (known before the insert, as the MAC covers it), the
+/// stored columns and the seal.
+pub(crate) fn insert_sealed_sql(names: &Names) -> String {
+    let mut columns = vec!["id".to_owned()];
+    columns.extend(stored_columns());
+    columns.extend(["seal_key".to_owned(), "seal_mac".to_owned()]);
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let params: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO \"{}\" ({}) VALUES ({})",
+        names.entries,
+        quoted.join(", "),
+        params.join(", ")
+    )
+}
+
+/// The links of the chain after an id: the stored row's columns in `StoredRow` order, then
+/// the seal.
+pub(crate) fn chain_sql(names: &Names) -> String {
+    let mut columns = vec!["id".to_owned(), "date".to_owned(), "success".to_owned()];
+    columns.extend(Column::TEXT.iter().map(|c| c.name().to_owned()));
+    columns.extend(["start_date", "duration", "extra", "seal_key", "seal_mac"].map(str::to_owned));
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    format!(
+        "SELECT {} FROM \"{}\" WHERE \"id\" > ?1 ORDER BY \"id\" LIMIT ?2",
+        quoted.join(", "),
+        names.entries
+    )
+}
+
 pub(crate) fn insert_sql(names: &Names) -> String {
     let columns = stored_columns();
     let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();

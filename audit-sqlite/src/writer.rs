@@ -1,14 +1,16 @@
 //! The one writer thread: it owns the write connection and commits queued batches in groups, one
 //! transaction (and one sync to disk) per group, each batch in its own savepoint.
 
+use audit_core::integrity::{Chain, GENESIS, Keyring, Mac};
 use audit_core::sql::encode_event;
 use audit_core::{AuditEvent, AuditId, Error};
+use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bind::row_value;
 use crate::error::Context;
-use crate::schema::{Names, insert_sql, search_text};
+use crate::schema::{Names, insert_sealed_sql, insert_sql, search_text};
 
 /// The most rows one group commit takes before it commits.
 const GROUP_ROWS: usize = 20_000;
@@ -25,24 +27,39 @@ pub(crate) fn spawn(
     conn: Connection,
     names: Names,
     search: bool,
+    keyring: Option<Keyring>,
 ) -> std::io::Result<(mpsc::Sender<WriteRequest>, oneshot::Receiver<()>)> {
     let (sender, receiver) = mpsc::channel(256);
     let (done, stopped) = oneshot::channel();
     std::thread::Builder::new()
         .name(format!("audit-sqlite-writer-{}", names.entries))
         .spawn(move || {
-            run(conn, &names, search, receiver);
+            let writer = Writer {
+                names,
+                search,
+                keyring,
+            };
+            run(conn, &writer, receiver);
             let _ = done.send(());
         })?;
     Ok((sender, stopped))
 }
 
-fn run(
-    mut conn: Connection,
-    names: &Names,
+/// What the writer thread writes with.
+struct Writer {
+    names: Names,
     search: bool,
-    mut receiver: mpsc::Receiver<WriteRequest>,
-) {
+    keyring: Option<Keyring>,
+}
+
+/// The chain's tail while a transaction seals entries: the next id and the MAC before it.
+#[derive(Clone)]
+struct Tail {
+    next_id: AuditId,
+    chain: Chain,
+}
+
+fn run(mut conn: Connection, writer: &Writer, mut receiver: mpsc::Receiver<WriteRequest>) {
     while let Some(first) = receiver.blocking_recv() {
         let mut rows = first.batch.len();
         let mut group = vec![first];
@@ -55,7 +72,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        match write_group(&mut conn, names, search, &group) {
+        match write_group(&mut conn, writer, &group) {
             Ok(outcomes) => {
                 for (request, outcome) in group.into_iter().zip(outcomes) {
                     let _ = request.reply.send(outcome);
@@ -70,34 +87,86 @@ fn run(
     }
 }
 
+/// Reads the chain's tail inside the write transaction, which holds SQLite's write lock, so
+/// writers in other processes cannot interleave: the newest id (or the highest ever assigned)
+/// and its MAC.
+fn read_tail(conn: &Connection, names: &Names, keyring: &Keyring) -> Result<Tail, Error> {
+    use rusqlite::OptionalExtension;
+    let last: Option<(AuditId, Option<Vec<u8>>)> = conn
+        .query_row(
+            &format!(
+                "SELECT \"id\", \"seal_mac\" FROM \"{}\" ORDER BY \"id\" DESC LIMIT 1",
+                names.entries
+            ),
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .during("reading the chain's tail")?;
+    let sequence: Option<AuditId> = conn
+        .query_row(
+            "SELECT \"seq\" FROM sqlite_sequence WHERE \"name\" = ?1",
+            [&names.entries],
+            |row| row.get(0),
+        )
+        .optional()
+        .during("reading the chain's tail")?;
+    let (last_id, mac) = match last {
+        Some((id, Some(mac))) => (
+            id,
+            Mac::try_from(mac.as_slice()).map_err(|_| {
+                Error::Integrity(format!(
+                    "entry {id}: the stored MAC is not {} bytes",
+                    mac.len()
+                ))
+            })?,
+        ),
+        Some((id, None)) => (id, GENESIS),
+        None => (0, GENESIS),
+    };
+    Ok(Tail {
+        next_id: last_id.max(sequence.unwrap_or(0)) + 1,
+        chain: Chain::after(keyring.clone(), mac),
+    })
+}
+
 fn write_group(
     conn: &mut Connection,
-    names: &Names,
-    search: bool,
+    writer: &Writer,
     group: &[WriteRequest],
 ) -> Result<Vec<Result<Vec<AuditId>, Error>>, Error> {
+    let (names, search) = (&writer.names, writer.search);
     let mut tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .during("starting the write transaction")?;
+    let mut tail = match &writer.keyring {
+        Some(keyring) => Some(read_tail(&tx, names, keyring)?),
+        None => None,
+    };
     let mut outcomes = Vec::with_capacity(group.len());
     let mut written = 0i64;
     if let [only] = group {
         // One batch: the transaction is its atomic unit. A savepoint would make SQLite journal
         // every page it touches a second time (measured: ~5 ms of ~33 ms per 1,000 rows).
-        let ids = insert_batch(&tx, names, search, &only.batch)?;
+        let ids = insert_batch(&tx, names, search, &only.batch, tail.as_mut())?;
         written += ids.len() as i64;
         outcomes.push(Ok(ids));
     }
     for request in group.iter().filter(|_| group.len() > 1) {
         let savepoint = tx.savepoint().during("starting a batch")?;
-        match insert_batch(&savepoint, names, search, &request.batch) {
+        let before = tail.clone();
+        match insert_batch(&savepoint, names, search, &request.batch, tail.as_mut()) {
             Ok(ids) => {
                 savepoint.commit().during("finishing a batch")?;
                 written += ids.len() as i64;
                 outcomes.push(Ok(ids));
             }
-            // Dropping the savepoint rolls the batch back; the other batches go on.
-            Err(error) => outcomes.push(Err(error)),
+            // Dropping the savepoint rolls the batch back (and the chain's tail with it); the
+            // other batches go on.
+            Err(error) => {
+                tail = before;
+                outcomes.push(Err(error));
+            }
         }
     }
     tx.execute(
@@ -117,10 +186,14 @@ fn insert_batch(
     names: &Names,
     search: bool,
     batch: &[AuditEvent],
+    mut tail: Option<&mut Tail>,
 ) -> Result<Vec<AuditId>, Error> {
-    let mut insert = conn
-        .prepare_cached(&insert_sql(names))
-        .during("preparing the insert")?;
+    let sql = if tail.is_some() {
+        insert_sealed_sql(names)
+    } else {
+        insert_sql(names)
+    };
+    let mut insert = conn.prepare_cached(&sql).during("preparing the insert")?;
     let mut index = if search {
         Some(
             conn.prepare_cached(&format!(
@@ -135,10 +208,30 @@ fn insert_batch(
     let mut ids = Vec::with_capacity(batch.len());
     for event in batch {
         let values = encode_event(event);
-        insert
-            .execute(params_from_iter(values.iter().map(row_value)))
-            .during("inserting an entry")?;
-        let id = conn.last_insert_rowid();
+        let id = match tail.as_deref_mut() {
+            Some(tail) => {
+                // The id is part of what the MAC covers, so it is chosen here, not by SQLite.
+                let id = tail.next_id;
+                let seal = tail.chain.seal(id, event);
+                tail.next_id += 1;
+                let row = std::iter::once(ToSqlOutput::Owned(Value::Integer(id)))
+                    .chain(values.iter().map(row_value))
+                    .chain([
+                        ToSqlOutput::Owned(Value::Text(seal.key_id)),
+                        ToSqlOutput::Owned(Value::Blob(seal.mac.to_vec())),
+                    ]);
+                insert
+                    .execute(params_from_iter(row))
+                    .during("inserting an entry")?;
+                id
+            }
+            None => {
+                insert
+                    .execute(params_from_iter(values.iter().map(row_value)))
+                    .during("inserting an entry")?;
+                conn.last_insert_rowid()
+            }
+        };
         if let Some(index) = index.as_mut() {
             let text = search_text(event.texts());
             index

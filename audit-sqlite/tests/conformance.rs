@@ -51,3 +51,16 @@ mod file_without_search_index {
         .await
     });
 }
+
+/// With an integrity chain: sealing must not change a single answer.
+mod memory_sealed {
+    use super::*;
+    audit_core::conformance_tests!(|| async {
+        let key = audit_core::integrity::IntegrityKey::new("k1", b"sixteen-bytes-or-more".to_vec());
+        let keyring = match key {
+            Ok(key) => audit_core::integrity::Keyring::new(key),
+            Err(e) => panic!("{e}"),
+        };
+        open(SqliteStore::builder().in_memory().integrity(keyring)).await
+    });
+}
