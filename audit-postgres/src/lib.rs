@@ -9,6 +9,7 @@ mod stats;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use audit_core::integrity::{Chain, GENESIS, Keyring, Link, Mac, Seal};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, encode_event, page_statement, validate_identifier,
     where_clause,
@@ -46,6 +47,7 @@ pub struct PostgresStoreBuilder {
     wait_timeout: Duration,
     search_index: bool,
     application_name: Option<String>,
+    keyring: Option<Keyring>,
 }
 
 impl Default for PostgresStoreBuilder {
@@ -59,6 +61,7 @@ impl Default for PostgresStoreBuilder {
             wait_timeout: Duration::from_secs(30),
             search_index: true,
             application_name: None,
+            keyring: None,
         }
     }
 }
@@ -119,6 +122,15 @@ impl PostgresStoreBuilder {
     #[must_use]
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
+        self
+    }
+
+    /// Seals every appended entry into an integrity chain with the keyring's current key (see
+    /// [`audit_core::integrity`]). Instances sharing the table extend one chain: the tail's MAC
+    /// lives in the counter row, read and advanced under the row lock every append takes.
+    #[must_use]
+    pub fn integrity(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 
@@ -195,16 +207,26 @@ impl PostgresStoreBuilder {
         let mut client = pool.get().await.during("connecting")?;
         let search = schema::prepare(&mut client, &names, self.search_index).await?;
         drop(client);
-        let (copy, copy_types) = schema::copy_sql(&names);
+        let (copy, copy_types) = match self.keyring {
+            Some(_) => schema::sealed_copy_sql(&names),
+            None => schema::copy_sql(&names),
+        };
+        let reserve = match self.keyring {
+            Some(_) => schema::reserve_sealed_sql(&names),
+            None => schema::reserve_sql(&names),
+        };
         Ok(PostgresStore {
+            keyring: self.keyring,
             pool,
             dialect: PostgresDialect::new(search == SearchIndex::Trigram),
             search,
             statements: Statements {
                 copy,
                 copy_types,
-                reserve: schema::reserve_sql(&names),
+                reserve,
                 total: schema::total_sql(&names),
+                advance_chain: schema::advance_chain_sql(&names),
+                chain: schema::chain_sql(&names),
             },
             names,
         })
@@ -218,11 +240,14 @@ struct Statements {
     copy_types: Vec<Type>,
     reserve: String,
     total: String,
+    advance_chain: String,
+    chain: String,
 }
 
 /// An [`AuditStore`] in a PostgreSQL database: the scale path.
 pub struct PostgresStore {
     pool: Pool,
+    keyring: Option<Keyring>,
     names: Names,
     dialect: PostgresDialect,
     search: SearchIndex,
@@ -422,15 +447,37 @@ impl PostgresStore {
         };
         let last: i64 = reserved.try_get(0).map_err(unreadable)?;
         let first = last - size + 1;
+        let mut chain = match &self.keyring {
+            Some(keyring) => {
+                let tail: Option<Vec<u8>> = reserved.try_get(1).map_err(unreadable)?;
+                let mac = match tail {
+                    Some(bytes) => Mac::try_from(bytes.as_slice()).map_err(|_| {
+                        Error::Integrity("the chain's tail MAC is not 32 bytes".into())
+                    })?,
+                    None => GENESIS,
+                };
+                Some(Chain::after(keyring.clone(), mac))
+            }
+            None => None,
+        };
         let sink = tx.copy_in(&copy).await.during("starting the COPY")?;
         let writer = BinaryCopyInWriter::new(sink, &self.statements.copy_types);
         let mut writer = std::pin::pin!(writer);
         for (id, event) in (first..).zip(batch) {
             let values = encode_event(event);
             let cells: Vec<Cell<'_>> = values.iter().map(Cell).collect();
-            let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(cells.len() + 1);
+            let seal = chain.as_mut().map(|chain| chain.seal(id, event));
+            let (key_id, mac) = match &seal {
+                Some(seal) => (Some(seal.key_id.as_str()), Some(&seal.mac[..])),
+                None => (None, None),
+            };
+            let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(cells.len() + 3);
             row.push(&id);
             row.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
+            if seal.is_some() {
+                row.push(&key_id);
+                row.push(&mac);
+            }
             writer
                 .as_mut()
                 .write(&row)
@@ -438,6 +485,12 @@ impl PostgresStore {
                 .during("writing the batch")?;
         }
         writer.finish().await.during("finishing the COPY")?;
+        if let Some(chain) = &chain {
+            let tail = chain.last().to_vec();
+            tx.execute(&self.statements.advance_chain, &[&tail])
+                .await
+                .during("advancing the chain")?;
+        }
         tx.commit().await.during("committing the batch")?;
         Ok((first..=last).collect())
     }
@@ -508,6 +561,35 @@ impl AuditStore for PostgresStore {
         tx.commit().await.during("ending a read")?;
         let entries = rows.iter().map(read_entry).collect::<Result<Vec<_>>>()?;
         Ok(page_from_lookahead(entries, query, counts))
+    }
+
+    async fn chain(&self, after: AuditId, limit: u32) -> Result<Vec<Link>> {
+        let client = self.pool.get().await.during("connecting")?;
+        let limit = i64::from(limit);
+        let rows = client
+            .query_typed(
+                &self.statements.chain,
+                &[(&after, Type::INT8), (&limit, Type::INT8)],
+            )
+            .await
+            .during("reading the chain")?;
+        let at = 6 + Column::TEXT.len();
+        rows.iter()
+            .map(|row| {
+                let entry = read_entry(row)?;
+                let key_id: Option<String> = row.try_get(at).map_err(unreadable)?;
+                let mac: Option<Vec<u8>> = row.try_get(at + 1).map_err(unreadable)?;
+                // A seal that cannot be read is reported by verification as a broken link.
+                let seal = match (key_id, mac) {
+                    (Some(key_id), Some(mac)) => Some(Seal {
+                        key_id,
+                        mac: Mac::try_from(mac.as_slice()).unwrap_or(GENESIS),
+                    }),
+                    _ => None,
+                };
+                Ok(Link { entry, seal })
+            })
+            .collect()
     }
 
     async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {

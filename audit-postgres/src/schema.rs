@@ -11,7 +11,7 @@ use crate::error::Context;
 /// Marks the store's tables as its own in the metadata table.
 pub(crate) const APPLICATION: &str = "audit-postgres";
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i32 = 1;
+pub(crate) const SCHEMA_VERSION: i32 = 2;
 
 /// Whether free text and `*` wildcards are narrowed by the trigram index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +131,68 @@ pub(crate) fn total_sql(names: &Names) -> String {
 
 /// The migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 fn migrations(names: &Names) -> Vec<Vec<String>> {
-    vec![create_version_1(names)]
+    vec![create_version_1(names), add_seals(names)]
+}
+
+/// Version 2: every entry may carry an integrity seal, and the counter row keeps the MAC of
+/// the chain's tail, read and advanced under the counter row's lock by every sealed append.
+fn add_seals(names: &Names) -> Vec<String> {
+    vec![
+        format!(
+            "ALTER TABLE {} ADD COLUMN \"seal_key\" TEXT, ADD COLUMN \"seal_mac\" BYTEA",
+            names.entries
+        ),
+        format!(
+            "ALTER TABLE {} ADD COLUMN \"chain_mac\" BYTEA",
+            names.counters
+        ),
+    ]
+}
+
+/// The COPY of a sealed batch: the id, every stored column, then the seal.
+pub(crate) fn sealed_copy_sql(names: &Names) -> (String, Vec<Type>) {
+    let columns = stored_columns();
+    let mut quoted = vec![quote("id")];
+    quoted.extend(columns.iter().map(|c| quote(c)));
+    quoted.extend([quote("seal_key"), quote("seal_mac")]);
+    let mut types = vec![Type::INT8];
+    types.extend(columns.iter().map(|c| column_type(c)));
+    types.extend([Type::TEXT, Type::BYTEA]);
+    (
+        format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            names.entries,
+            quoted.join(", ")
+        ),
+        types,
+    )
+}
+
+/// Like [`reserve_sql`], also returning the MAC of the chain's tail (NULL at the start).
+pub(crate) fn reserve_sealed_sql(names: &Names) -> String {
+    format!(
+        "WITH counted AS (UPDATE {counters} SET \"entries\" = \"entries\" + $1 RETURNING \"chain_mac\") \
+         SELECT setval('{sequence}', nextval('{sequence}') + $1 - 1), counted.\"chain_mac\" FROM counted",
+        counters = names.counters,
+        sequence = names.sequence,
+    )
+}
+
+/// Moves the chain's tail to the last MAC of a sealed batch.
+pub(crate) fn advance_chain_sql(names: &Names) -> String {
+    format!("UPDATE {} SET \"chain_mac\" = $1", names.counters)
+}
+
+/// The links of the chain after an id (`$1`), at most `$2`: the page columns, then the seal.
+pub(crate) fn chain_sql(names: &Names) -> String {
+    let mut columns = vec![quote("id"), quote("date"), quote("success")];
+    columns.extend(Column::TEXT.iter().map(|c| quote(c.name())));
+    columns.extend(["start_date", "duration", "extra", "seal_key", "seal_mac"].map(quote));
+    format!(
+        "SELECT {} FROM {} WHERE \"id\" > $1 ORDER BY \"id\" LIMIT $2",
+        columns.join(", "),
+        names.entries
+    )
 }
 
 fn create_version_1(names: &Names) -> Vec<String> {
