@@ -305,6 +305,14 @@ pub fn verify_links(
     Ok(())
 }
 
+/// Whether `seal` vouches for `entry` following an entry sealed with `previous` (the check of
+/// one link, for a page of entries).
+pub fn check_seal(keyring: &Keyring, entry: &AuditEntry, seal: &Seal, previous: &Mac) -> bool {
+    keyring.key(&seal.key_id).is_some_and(|key| {
+        constant_time_equal(&key.mac(entry.id(), entry.as_event(), previous), &seal.mac)
+    })
+}
+
 fn constant_time_equal(a: &Mac, b: &Mac) -> bool {
     a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }

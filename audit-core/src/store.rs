@@ -105,6 +105,17 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
         let _ = (after, limit);
         Err(Error::Unsupported("an integrity chain".into()))
     }
+
+    /// The seals of the entries with these ids (ids not stored are left out, entries without
+    /// a seal come with `None`): one read for a whole page. The default answers
+    /// [`Error::Unsupported`].
+    async fn seals(
+        &self,
+        ids: &[AuditId],
+    ) -> Result<Vec<(AuditId, Option<crate::integrity::Seal>)>> {
+        let _ = ids;
+        Err(Error::Unsupported("an integrity chain".into()))
+    }
 }
 
 /// The same query asking for one entry more than its page holds, so a backend learns whether

@@ -10,7 +10,7 @@ mod table;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
-use audit_core::integrity::{Keyring, Link};
+use audit_core::integrity::{Keyring, Link, Seal};
 use audit_core::query::Page;
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -203,6 +203,15 @@ impl AuditStore for MemoryStore {
                 entry: table.entry(row),
                 seal: table.seal_of(row),
             })
+            .collect())
+    }
+
+    async fn seals(&self, ids: &[AuditId]) -> Result<Vec<(AuditId, Option<Seal>)>> {
+        let table = self.read();
+        Ok(ids
+            .iter()
+            .filter(|id| **id >= 1 && (**id as usize) <= table.len())
+            .map(|id| (*id, table.seal_of(row_of(*id))))
             .collect())
     }
 

@@ -592,6 +592,39 @@ impl AuditStore for PostgresStore {
             .collect()
     }
 
+    async fn seals(&self, ids: &[AuditId]) -> Result<Vec<(AuditId, Option<Seal>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await.during("connecting")?;
+        let ids = ids.to_vec();
+        let rows = client
+            .query_typed(
+                &format!(
+                    "SELECT \"id\", \"seal_key\", \"seal_mac\" FROM {} WHERE \"id\" = ANY($1)",
+                    self.names.entries
+                ),
+                &[(&ids, Type::INT8_ARRAY)],
+            )
+            .await
+            .during("reading seals")?;
+        rows.iter()
+            .map(|row| {
+                let id: AuditId = row.try_get(0).map_err(unreadable)?;
+                let key_id: Option<String> = row.try_get(1).map_err(unreadable)?;
+                let mac: Option<Vec<u8>> = row.try_get(2).map_err(unreadable)?;
+                let seal = match (key_id, mac) {
+                    (Some(key_id), Some(mac)) => Some(Seal {
+                        key_id,
+                        mac: Mac::try_from(mac.as_slice()).unwrap_or(GENESIS),
+                    }),
+                    _ => None,
+                };
+                Ok((id, seal))
+            })
+            .collect()
+    }
+
     async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
         let now = Utc::now();
         let window = request.query().effective_range(now);

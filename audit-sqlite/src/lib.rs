@@ -533,6 +533,43 @@ impl AuditStore for SqliteStore {
             .await
     }
 
+    async fn seals(&self, ids: &[AuditId]) -> Result<Vec<(AuditId, Option<Seal>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT \"id\", \"seal_key\", \"seal_mac\" FROM \"{}\" WHERE \"id\" IN ({placeholders})",
+            self.names.entries
+        );
+        let ids = ids.to_vec();
+        self.readers
+            .read("reading seals", move |conn| {
+                let mut statement = conn.prepare(&sql).during("reading seals")?;
+                let rows = statement
+                    .query_map(params_from_iter(&ids), |row| {
+                        let key_id: Option<String> = row.get(1)?;
+                        let mac: Option<Vec<u8>> = row.get(2)?;
+                        Ok((row.get::<_, AuditId>(0)?, key_id, mac))
+                    })
+                    .during("reading seals")?;
+                let mut seals = Vec::new();
+                for row in rows {
+                    let (id, key_id, mac) = row.during("reading seals")?;
+                    let seal = match (key_id, mac) {
+                        (Some(key_id), Some(mac)) => Some(Seal {
+                            key_id,
+                            mac: Mac::try_from(mac.as_slice()).unwrap_or([0; 32]),
+                        }),
+                        _ => None,
+                    };
+                    seals.push((id, seal));
+                }
+                Ok(seals)
+            })
+            .await
+    }
+
     async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
         let now = Utc::now();
         let window = request.query().effective_range(now);

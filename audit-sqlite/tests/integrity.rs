@@ -160,3 +160,56 @@ async fn a_chain_continues_across_reopening_and_writers() {
     assert_eq!(verification.first_break, None);
     assert_eq!(verification.checked, 100 + 4 * 25 * 3);
 }
+
+#[tokio::test]
+async fn privacyidea_pages_show_sig_check_and_missing_line_from_the_chain() {
+    use audit_core::api::{ApiRequest, PrivacyIdea, Scope};
+    let dir = dir("sig-check");
+    let path = dir.0.join("audit.db");
+    filled(&path).await;
+    tamper(
+        &path,
+        "UPDATE audit_entries SET \"user\" = 'mallory' WHERE id = 37; \
+         DELETE FROM audit_entries WHERE id = 50;",
+    );
+    let store = SqliteStore::builder()
+        .path(&path)
+        .integrity(keyring())
+        .open()
+        .await
+        .unwrap();
+    let dialect = PrivacyIdea::new(std::sync::Arc::new(store)).integrity(keyring());
+    let response = dialect
+        .handle(
+            &ApiRequest::get("/audit/?page_size=100&sortorder=asc"),
+            &Scope::everything(),
+        )
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(response.bytes().unwrap()).unwrap();
+    let checks: Vec<(i64, String, String)> = body["result"]["value"]["auditdata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["number"].as_i64().unwrap(),
+                e["sig_check"].as_str().unwrap().to_owned(),
+                e["missing_line"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(checks.len(), 99);
+    for (id, sig_check, missing_line) in checks {
+        let expected = match id {
+            37 => ("FAIL", "OK"),
+            51 => ("FAIL", "FAIL"),
+            _ => ("OK", "OK"),
+        };
+        assert_eq!(
+            (sig_check.as_str(), missing_line.as_str()),
+            expected,
+            "entry {id}"
+        );
+    }
+}
