@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use audit_core::Column;
+use audit_core::integrity::{IntegrityKey, Keyring};
 use audit_core::query::TimeLimit;
 
 use crate::accounts::Account;
@@ -34,6 +35,8 @@ pub struct Config {
     pub max_age: Option<TimeLimit>,
     /// Columns nobody sees.
     pub hidden: Vec<Column>,
+    /// The key that seals every entry into an integrity chain.
+    pub integrity: Option<Keyring>,
     /// Demo events appended to an empty store (`None`: 10,000 for a new store).
     pub demo: Option<usize>,
     /// Whether every API request is itself audited.
@@ -51,6 +54,7 @@ impl Default for Config {
             users: Vec::new(),
             max_age: None,
             hidden: Vec::new(),
+            integrity: None,
             demo: None,
             self_audit: true,
             max_ingest_bytes: 8 * 1024 * 1024,
@@ -61,6 +65,7 @@ impl Default for Config {
 /// The usage text.
 pub const USAGE: &str = "usage: audit-server [--listen ADDR] [--db PATH | --postgres URL | --memory] \
 [--admin NAME:PASSWORD[:REALM,...]]... [--user NAME:PASSWORD:REALM]... [--max-age 30d] [--hide COLUMN,...] \
+[--integrity-key-file PATH] \
 [--demo N] [--no-self-audit] [--max-ingest-bytes N]";
 
 impl Config {
@@ -103,6 +108,10 @@ impl Config {
                         config.hidden.push(column);
                     }
                 }
+                "--integrity-key-file" => {
+                    let path = value("--integrity-key-file")?;
+                    config.integrity = Some(read_key_file(&path)?);
+                }
                 "--demo" => {
                     let text = value("--demo")?;
                     config.demo = Some(
@@ -123,4 +132,18 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// Reads `KEY_ID:SECRET` (one line; the secret at least 16 bytes) from a file, so the secret
+/// stays out of the process list.
+fn read_key_file(path: &str) -> Result<Keyring, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--integrity-key-file: cannot read {path}: {e}"))?;
+    let (id, secret) = text
+        .trim_end_matches(['\r', '\n'])
+        .split_once(':')
+        .ok_or_else(|| format!("--integrity-key-file: {path} does not hold KEY_ID:SECRET"))?;
+    let key = IntegrityKey::new(id, secret.as_bytes().to_vec())
+        .map_err(|e| format!("--integrity-key-file: {e}"))?;
+    Ok(Keyring::new(key))
 }

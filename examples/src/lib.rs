@@ -54,6 +54,13 @@ impl App {
         }
     }
 
+    /// Shows `sig_check` and `missing_line` checked with these keys.
+    #[must_use]
+    pub fn integrity(mut self, keyring: audit_core::integrity::Keyring) -> Self {
+        self.privacyidea = self.privacyidea.integrity(keyring);
+        self
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn AuditStore> {
         &self.store

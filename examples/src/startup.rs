@@ -29,16 +29,33 @@ pub struct Started {
 /// inside a Tokio runtime.
 pub async fn prepare(config: &Config) -> Result<Started, String> {
     let store: Arc<dyn AuditStore> = match &config.storage {
-        Storage::Sqlite(path) => Arc::new(
-            SqliteStore::open(path)
-                .await
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
-        ),
-        Storage::Memory => Arc::new(MemoryStore::new()),
+        Storage::Sqlite(path) => {
+            let mut builder = SqliteStore::builder().path(path);
+            if let Some(keyring) = &config.integrity {
+                builder = builder.integrity(keyring.clone());
+            }
+            Arc::new(
+                builder
+                    .open()
+                    .await
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+            )
+        }
+        Storage::Memory => Arc::new(match &config.integrity {
+            Some(keyring) => MemoryStore::with_integrity(keyring.clone()),
+            None => MemoryStore::new(),
+        }),
         Storage::Postgres(url) => Arc::new(
-            PostgresStore::open(url)
-                .await
-                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
+            {
+                let mut builder = PostgresStore::builder().url(url);
+                if let Some(keyring) = &config.integrity {
+                    builder = builder.integrity(keyring.clone());
+                }
+                builder
+            }
+            .open()
+            .await
+            .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
         ),
     };
     let existing = store
@@ -80,7 +97,11 @@ pub async fn prepare(config: &Config) -> Result<Started, String> {
             account.scope = account.scope.clone().hide(*column);
         }
     }
-    let app = Arc::new(App::new(store, Accounts::new(accounts), config.self_audit));
+    let mut app = App::new(store, Accounts::new(accounts), config.self_audit);
+    if let Some(keyring) = &config.integrity {
+        app = app.integrity(keyring.clone());
+    }
+    let app = Arc::new(app);
     Ok(Started {
         app,
         admins: names,
