@@ -98,3 +98,69 @@ async fn each_kind_of_tampering_is_found_at_the_right_entry() {
         store.close();
     }
 }
+
+const WRITER_CHILD: &str = "AUDIT_POSTGRES_CHAIN_WRITER";
+
+/// In a child process: four writer tasks append sealed batches to the schema named by the
+/// environment (`URL SCHEMA`). Does nothing in a normal test run.
+#[test]
+fn chain_writer_child() {
+    let Ok(target) = std::env::var(WRITER_CHILD) else {
+        return;
+    };
+    let (url, schema) = target.split_once(' ').unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let store = Arc::new(
+            audit_postgres::PostgresStore::builder()
+                .url(url)
+                .schema(schema)
+                .max_connections(4)
+                .integrity(keyring())
+                .open()
+                .await
+                .unwrap(),
+        );
+        let mut writers = Vec::new();
+        for writer in 0..4 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for batch in 0..20 {
+                    let events =
+                        vec![
+                            AuditEvent::new(format!("p{}-w{writer}-{batch}", std::process::id()));
+                            5
+                        ];
+                    store.append(events).await.unwrap();
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_with_four_writers_each_extend_one_chain() {
+    let schema = Schema::new();
+    let store = schema.builder().integrity(keyring()).open().await.unwrap();
+    let target = format!("{} {}", support::server().url, schema.name);
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "chain_writer_child", "--test-threads=1"])
+                .env(WRITER_CHILD, &target)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a writer process failed");
+    }
+    let verification = verify(&store, &keyring()).await.unwrap();
+    assert_eq!(verification.first_break, None);
+    assert_eq!(verification.checked, 2 * 4 * 20 * 5);
+    store.close();
+}

@@ -213,3 +213,74 @@ async fn privacyidea_pages_show_sig_check_and_missing_line_from_the_chain() {
         );
     }
 }
+
+const WRITER_CHILD: &str = "AUDIT_SQLITE_CHAIN_WRITER";
+
+/// In a child process: four writer tasks append sealed batches to the file named by the
+/// environment. Does nothing in a normal test run.
+#[test]
+fn chain_writer_child() {
+    let Ok(path) = std::env::var(WRITER_CHILD) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let store = std::sync::Arc::new(
+            SqliteStore::builder()
+                .path(&path)
+                .integrity(keyring())
+                .open()
+                .await
+                .unwrap(),
+        );
+        let mut writers = Vec::new();
+        for writer in 0..4 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for batch in 0..40 {
+                    let events =
+                        vec![
+                            AuditEvent::new(format!("p{}-w{writer}-{batch}", std::process::id()));
+                            5
+                        ];
+                    store.append(events).await.unwrap();
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_with_four_writers_each_extend_one_chain() {
+    let dir = dir("two-processes");
+    let path = dir.0.join("audit.db");
+    // Create the file first, so the two children do not race to create the schema.
+    SqliteStore::builder()
+        .path(&path)
+        .integrity(keyring())
+        .open()
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "chain_writer_child", "--test-threads=1"])
+                .env(WRITER_CHILD, &path)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a writer process failed");
+    }
+    let (checked, found) = first_break(&path).await;
+    assert_eq!(found, None);
+    assert_eq!(checked, 2 * 4 * 40 * 5);
+}
