@@ -332,25 +332,28 @@ pub struct Verification {
 pub const VERIFY_CHUNK: u32 = 1_000;
 
 /// Walks the whole chain of `store` in chunks of [`VERIFY_CHUNK`] and reports the first broken
-/// link. A chain that starts after id 1 (after a purge) breaks at its first entry until
-/// retention checkpoints are supported.
+/// link. The next chunk is read while the current one is checked. A chain that starts after id
+/// 1 (after a purge) breaks at its first entry until retention checkpoints are supported.
 pub async fn verify(
     store: &dyn crate::store::AuditStore,
     keyring: &Keyring,
 ) -> Result<Verification> {
     let mut previous: Option<(AuditId, Mac)> = None;
     let mut checked = 0u64;
+    let mut links = store.chain(0, VERIFY_CHUNK).await?;
     loop {
-        let after = previous.map_or(0, |(id, _)| id);
-        let links = store.chain(after, VERIFY_CHUNK).await?;
-        if links.is_empty() {
+        let Some(last) = links.last() else {
             return Ok(Verification {
                 checked,
                 last_intact: previous.map(|(id, _)| id),
                 first_break: None,
             });
-        }
-        if let Err(broken) = verify_links(keyring, previous, &links) {
+        };
+        let after = last.entry.id();
+        let check = async { verify_links(keyring, previous, &links) };
+        let (next, outcome) =
+            futures_util::future::join(store.chain(after, VERIFY_CHUNK), check).await;
+        if let Err(broken) = outcome {
             let intact = links
                 .iter()
                 .take_while(|l| l.entry.id() != broken.id)
@@ -369,6 +372,7 @@ pub async fn verify(
         previous = links
             .last()
             .and_then(|l| l.seal.as_ref().map(|s| (l.entry.id(), s.mac)));
+        links = next?;
     }
 }
 
