@@ -51,11 +51,21 @@ const ENCODING_V1: &[u8] = b"audit-chain-v1\0";
 pub const MIN_SECRET_BYTES: usize = 16;
 
 /// A MAC key with its id; the id is stored beside every MAC it made, so keys can be rotated.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct IntegrityKey {
     id: String,
     secret: Vec<u8>,
+    /// The HMAC state after the key: cloned for every MAC instead of hashing the key again.
+    keyed: Hmac<Sha256>,
 }
+
+impl PartialEq for IntegrityKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.secret == other.secret
+    }
+}
+
+impl Eq for IntegrityKey {}
 
 impl fmt::Debug for IntegrityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -85,7 +95,10 @@ impl IntegrityKey {
                 format!("at least {MIN_SECRET_BYTES} bytes"),
             ));
         }
-        Ok(IntegrityKey { id, secret })
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret).map_err(|_| {
+            Error::invalid_query("key secret", "the secret cannot key an HMAC", "any bytes")
+        })?;
+        Ok(IntegrityKey { id, secret, keyed })
     }
 
     /// The key's id.
@@ -94,11 +107,8 @@ impl IntegrityKey {
     }
 
     fn mac(&self, id: AuditId, event: &AuditEvent, previous: &Mac) -> Mac {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let Ok(mut hmac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret) else {
-            return GENESIS;
-        };
-        hmac.update(&canonical_encoding(id, event, &self.id));
+        let mut hmac = self.keyed.clone();
+        encode(id, event, &self.id, &mut |bytes| hmac.update(bytes));
         hmac.update(previous);
         hmac.finalize().into_bytes().into()
     }
@@ -140,19 +150,39 @@ impl Keyring {
     }
 }
 
-fn put_text(out: &mut Vec<u8>, text: &str) {
-    out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(text.as_bytes());
+fn put_text(out: &mut dyn FnMut(&[u8]), text: &str) {
+    out(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out(text.as_bytes());
 }
 
-fn put_optional(out: &mut Vec<u8>, value: Option<i64>) {
+fn put_optional(out: &mut dyn FnMut(&[u8]), value: Option<i64>) {
     match value {
         Some(v) => {
-            out.push(1);
-            out.extend_from_slice(&v.to_be_bytes());
+            out(&[1]);
+            out(&v.to_be_bytes());
         }
-        None => out.push(0),
+        None => out(&[0]),
     }
+}
+
+/// Feeds the canonical encoding to `out` piece by piece (see [`canonical_encoding`]).
+fn encode(id: AuditId, event: &AuditEvent, key_id: &str, out: &mut dyn FnMut(&[u8])) {
+    out(ENCODING_V1);
+    out(&id.to_be_bytes());
+    out(&event.timestamp().timestamp_micros().to_be_bytes());
+    out(&[u8::from(event.is_success())]);
+    for column in Column::TEXT {
+        put_text(out, event.text(*column));
+    }
+    put_optional(out, event.started_at().map(|d| d.timestamp_micros()));
+    put_optional(out, event.duration_in_micros());
+    let extra: &BTreeMap<String, String> = event.extra_fields();
+    out(&u32::try_from(extra.len()).unwrap_or(u32::MAX).to_be_bytes());
+    for (key, value) in extra {
+        put_text(out, key);
+        put_text(out, value);
+    }
+    put_text(out, key_id);
 }
 
 /// The canonical encoding of an entry (version 1): the version tag, the id, the date in
@@ -160,24 +190,11 @@ fn put_optional(out: &mut Vec<u8>, value: Option<i64>) {
 /// date and duration (flagged), the extra fields in key order (length-prefixed), and the key id.
 /// Integers are big-endian.
 pub fn canonical_encoding(id: AuditId, event: &AuditEvent, key_id: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(ENCODING_V1);
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&event.timestamp().timestamp_micros().to_be_bytes());
-    out.push(u8::from(event.is_success()));
-    for column in Column::TEXT {
-        put_text(&mut out, event.text(*column));
-    }
-    put_optional(&mut out, event.started_at().map(|d| d.timestamp_micros()));
-    put_optional(&mut out, event.duration_in_micros());
-    let extra: &BTreeMap<String, String> = event.extra_fields();
-    out.extend_from_slice(&u32::try_from(extra.len()).unwrap_or(u32::MAX).to_be_bytes());
-    for (key, value) in extra {
-        put_text(&mut out, key);
-        put_text(&mut out, value);
-    }
-    put_text(&mut out, key_id);
-    out
+    let mut bytes = Vec::with_capacity(256);
+    encode(id, event, key_id, &mut |piece| {
+        bytes.extend_from_slice(piece)
+    });
+    bytes
 }
 
 /// What an entry carries: the MAC and the id of the key that made it.

@@ -333,10 +333,23 @@ fn read_links(conn: &Connection, sql: &str, after: AuditId, limit: u32) -> Resul
     let at = 3 + columns;
     let mut links = Vec::new();
     while let Some(row) = rows.next().during("reading the chain")? {
+        // Text is borrowed from SQLite's row, not copied into a String per cell.
+        let text = |i: usize| -> Result<&str> {
+            row.get_ref(i)
+                .and_then(|value| {
+                    value.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), Box::new(e))
+                    })
+                })
+                .during("reading the chain")
+        };
         let texts = (0..columns)
-            .map(|i| row.get::<_, String>(3 + i))
-            .collect::<rusqlite::Result<Vec<String>>>()
-            .during("reading the chain")?;
+            .map(|i| text(3 + i))
+            .collect::<Result<Vec<&str>>>()?;
+        let extra = match row.get_ref(at + 2).during("reading the chain")? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(text(at + 2)?),
+        };
         let stored = StoredRow {
             id: row.get(0).during("reading the chain")?,
             date: row.get(1).during("reading the chain")?,
@@ -344,9 +357,7 @@ fn read_links(conn: &Connection, sql: &str, after: AuditId, limit: u32) -> Resul
             texts,
             start_date: row.get(at).during("reading the chain")?,
             duration: row.get(at + 1).during("reading the chain")?,
-            extra: row
-                .get::<_, Option<String>>(at + 2)
-                .during("reading the chain")?,
+            extra,
         };
         let key_id: Option<String> = row.get(at + 3).during("reading the chain")?;
         let mac: Option<Vec<u8>> = row.get(at + 4).during("reading the chain")?;

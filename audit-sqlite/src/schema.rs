@@ -119,7 +119,15 @@ fn check_header(path: &Path) -> Result<(), Error> {
     let pages = u32::from_be_bytes([header[28], header[29], header[30], header[31]]);
     let change_counter = &header[24..28];
     let valid_for = &header[92..96];
-    if pages > 0 && change_counter == valid_for && u64::from(pages) * u64::from(page_size) > length
+    // With pages still in the write-ahead log, a checkpoint may have copied page 1 (and its new
+    // size) before the pages that extend the file: the file is then legitimately shorter.
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_holds_pages = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    if !wal_holds_pages
+        && pages > 0
+        && change_counter == valid_for
+        && u64::from(pages) * u64::from(page_size) > length
     {
         return Err(Error::Incompatible(format!(
             "{} is truncated: its header names {pages} pages of {page_size} bytes, the file holds {length} bytes",
