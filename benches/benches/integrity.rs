@@ -67,7 +67,9 @@ async fn postgres(url: &str, sealed: bool) -> Opened {
         .unwrap_or_else(|e| panic!("{e}"));
     drop(client);
     let _ = driver.await;
-    let mut builder = audit_postgres::PostgresStore::builder().url(url).schema(schema);
+    let mut builder = audit_postgres::PostgresStore::builder()
+        .url(url)
+        .schema(schema);
     if sealed {
         builder = builder.integrity(keyring());
     }
