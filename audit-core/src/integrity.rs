@@ -167,22 +167,68 @@ fn put_optional(out: &mut dyn FnMut(&[u8]), value: Option<i64>) {
 
 /// Feeds the canonical encoding to `out` piece by piece (see [`canonical_encoding`]).
 fn encode(id: AuditId, event: &AuditEvent, key_id: &str, out: &mut dyn FnMut(&[u8])) {
-    out(ENCODING_V1);
-    out(&id.to_be_bytes());
-    out(&event.timestamp().timestamp_micros().to_be_bytes());
-    out(&[u8::from(event.is_success())]);
-    for column in Column::TEXT {
-        put_text(out, event.text(*column));
+    let stored = StoredEntry {
+        id,
+        date: event.timestamp().timestamp_micros(),
+        success: event.is_success(),
+        texts: &Column::TEXT
+            .iter()
+            .map(|c| event.text(*c))
+            .collect::<Vec<&str>>(),
+        start_date: event.started_at().map(|d| d.timestamp_micros()),
+        duration: event.duration_in_micros(),
+        extra: Some(event.extra_fields()),
+    };
+    stored.encode(key_id, out);
+}
+
+/// An entry's values as a database holds them, borrowed from the row: what a backend checks
+/// without rebuilding the entry (see [`ChainChecker`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredEntry<'a> {
+    /// The id.
+    pub id: AuditId,
+    /// Microseconds since the epoch.
+    pub date: i64,
+    /// The outcome.
+    pub success: bool,
+    /// The text columns in [`Column::TEXT`] order.
+    pub texts: &'a [&'a str],
+    /// Microseconds since the epoch.
+    pub start_date: Option<i64>,
+    /// Microseconds.
+    pub duration: Option<i64>,
+    /// The host's fields (`None` is the same as none).
+    pub extra: Option<&'a BTreeMap<String, String>>,
+}
+
+impl StoredEntry<'_> {
+    fn encode(&self, key_id: &str, out: &mut dyn FnMut(&[u8])) {
+        out(ENCODING_V1);
+        out(&self.id.to_be_bytes());
+        out(&self.date.to_be_bytes());
+        out(&[u8::from(self.success)]);
+        for index in 0..Column::TEXT.len() {
+            put_text(out, self.texts.get(index).copied().unwrap_or(""));
+        }
+        put_optional(out, self.start_date);
+        put_optional(out, self.duration);
+        let count = self.extra.map_or(0, BTreeMap::len);
+        out(&u32::try_from(count).unwrap_or(u32::MAX).to_be_bytes());
+        for (key, value) in self.extra.into_iter().flatten() {
+            put_text(out, key);
+            put_text(out, value);
+        }
+        put_text(out, key_id);
     }
-    put_optional(out, event.started_at().map(|d| d.timestamp_micros()));
-    put_optional(out, event.duration_in_micros());
-    let extra: &BTreeMap<String, String> = event.extra_fields();
-    out(&u32::try_from(extra.len()).unwrap_or(u32::MAX).to_be_bytes());
-    for (key, value) in extra {
-        put_text(out, key);
-        put_text(out, value);
+
+    /// The MAC of this entry under `key` after an entry sealed with `previous`.
+    pub fn mac(&self, key: &IntegrityKey, previous: &Mac) -> Mac {
+        let mut hmac = key.keyed.clone();
+        self.encode(&key.id, &mut |bytes| hmac.update(bytes));
+        hmac.update(previous);
+        hmac.finalize().into_bytes().into()
     }
-    put_text(out, key_id);
 }
 
 /// The canonical encoding of an entry (version 1): the version tag, the id, the date in
@@ -334,6 +380,99 @@ fn constant_time_equal(a: &Mac, b: &Mac) -> bool {
     a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
+/// Checks stored entries one after the other, from the entry after `after`: what
+/// [`AuditStore::check_chain`](crate::AuditStore::check_chain) does for one chunk. Feed the
+/// entry `after` itself first when it exists, so its MAC links the chunk to the one before.
+#[derive(Debug)]
+pub struct ChainChecker<'k> {
+    keyring: &'k Keyring,
+    after: AuditId,
+    previous: Option<(AuditId, Mac)>,
+    checked: u64,
+    first_break: Option<Break>,
+}
+
+/// What a chunk check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainCheck {
+    /// Entries found intact.
+    pub checked: u64,
+    /// The last entry read (intact or not), `None` when the chunk was empty.
+    pub last_id: Option<AuditId>,
+    /// The first broken link.
+    pub first_break: Option<Break>,
+}
+
+impl<'k> ChainChecker<'k> {
+    /// A check of the entries after `after` (0: from the start of the chain).
+    pub fn new(keyring: &'k Keyring, after: AuditId) -> Self {
+        ChainChecker {
+            keyring,
+            after,
+            previous: (after == 0).then_some((0, GENESIS)),
+            checked: 0,
+            first_break: None,
+        }
+    }
+
+    /// Feeds the next stored entry with its seal; false once the chain is broken.
+    pub fn feed(&mut self, entry: &StoredEntry<'_>, seal: Option<(&str, &[u8])>) -> bool {
+        if self.first_break.is_some() {
+            return false;
+        }
+        let id = entry.id;
+        if id == self.after && self.previous.is_none() {
+            let mac = seal
+                .and_then(|(_, mac)| Mac::try_from(mac).ok())
+                .unwrap_or(GENESIS);
+            self.previous = Some((id, mac));
+            return true;
+        }
+        let (previous_id, previous_mac) = self.previous.unwrap_or((self.after, GENESIS));
+        let kind = if self.previous.is_none() || id != previous_id + 1 {
+            Some(BreakKind::Missing {
+                previous: previous_id,
+            })
+        } else {
+            match seal {
+                None => Some(BreakKind::Unsealed),
+                Some((key_id, mac)) => match self.keyring.key(key_id) {
+                    None => Some(BreakKind::UnknownKey(key_id.to_owned())),
+                    Some(key) => {
+                        let expected = entry.mac(key, &previous_mac);
+                        match Mac::try_from(mac) {
+                            Ok(stored) if constant_time_equal(&expected, &stored) => {
+                                self.previous = Some((id, stored));
+                                None
+                            }
+                            _ => Some(BreakKind::Altered),
+                        }
+                    }
+                },
+            }
+        };
+        match kind {
+            None => {
+                self.checked += 1;
+                true
+            }
+            Some(kind) => {
+                self.first_break = Some(Break { id, kind });
+                false
+            }
+        }
+    }
+
+    /// What the check found; `last_id` is the last entry fed.
+    pub fn finish(self, last_id: Option<AuditId>) -> ChainCheck {
+        ChainCheck {
+            checked: self.checked,
+            last_id,
+            first_break: self.first_break,
+        }
+    }
+}
+
 /// The outcome of walking a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
@@ -349,47 +488,41 @@ pub struct Verification {
 pub const VERIFY_CHUNK: u32 = 1_000;
 
 /// Walks the whole chain of `store` in chunks of [`VERIFY_CHUNK`] and reports the first broken
-/// link. The next chunk is read while the current one is checked. A chain that starts after id
-/// 1 (after a purge) breaks at its first entry until retention checkpoints are supported.
+/// link. Each chunk is checked by the store ([`AuditStore::check_chain`](crate::AuditStore::check_chain)),
+/// two at a time: ids have no gaps in an intact chain, so the next chunk's start is known
+/// before the current one is done. A chain that starts after id 1 (after a purge) breaks at its
+/// first entry until retention checkpoints are supported.
 pub async fn verify(
     store: &dyn crate::store::AuditStore,
     keyring: &Keyring,
 ) -> Result<Verification> {
-    let mut previous: Option<(AuditId, Mac)> = None;
+    let chunk = AuditId::from(VERIFY_CHUNK);
+    let mut after: AuditId = 0;
     let mut checked = 0u64;
-    let mut links = store.chain(0, VERIFY_CHUNK).await?;
     loop {
-        let Some(last) = links.last() else {
-            return Ok(Verification {
-                checked,
-                last_intact: previous.map(|(id, _)| id),
-                first_break: None,
-            });
-        };
-        let after = last.entry.id();
-        let check = async { verify_links(keyring, previous, &links) };
-        let (next, outcome) =
-            futures_util::future::join(store.chain(after, VERIFY_CHUNK), check).await;
-        if let Err(broken) = outcome {
-            let intact = links
-                .iter()
-                .take_while(|l| l.entry.id() != broken.id)
-                .count();
-            return Ok(Verification {
-                checked: checked + intact as u64,
-                last_intact: intact
-                    .checked_sub(1)
-                    .and_then(|i| links.get(i))
-                    .map(|l| l.entry.id())
-                    .or(previous.map(|(id, _)| id)),
-                first_break: Some(broken),
-            });
+        let (current, next) = futures_util::future::try_join(
+            store.check_chain(keyring, after, VERIFY_CHUNK),
+            store.check_chain(keyring, after + chunk, VERIFY_CHUNK),
+        )
+        .await?;
+        for (start, part) in [(after, current), (after + chunk, next)] {
+            if start != after {
+                // The part before ended early, so this one started at a guess: read again.
+                break;
+            }
+            checked += part.checked;
+            let intact_end = start + part.checked as AuditId;
+            let last_intact = (intact_end > 0).then_some(intact_end);
+            if part.first_break.is_some() || (part.checked as AuditId) < chunk {
+                // A break, or fewer entries than asked for: the end of the chain.
+                return Ok(Verification {
+                    checked,
+                    last_intact,
+                    first_break: part.first_break,
+                });
+            }
+            after = intact_end;
         }
-        checked += links.len() as u64;
-        previous = links
-            .last()
-            .and_then(|l| l.seal.as_ref().map(|s| (l.entry.id(), s.mac)));
-        links = next?;
     }
 }
 

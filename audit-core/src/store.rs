@@ -106,6 +106,43 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
         Err(Error::Unsupported("an integrity chain".into()))
     }
 
+    /// Checks the chain from the entry after `after`, up to `limit` entries, against the stored
+    /// MAC of entry `after`. The default reads [`chain`](AuditStore::chain); a backend may
+    /// check rows as it reads them.
+    async fn check_chain(
+        &self,
+        keyring: &crate::integrity::Keyring,
+        after: AuditId,
+        limit: u32,
+    ) -> Result<crate::integrity::ChainCheck> {
+        let from = if after > 0 { after - 1 } else { 0 };
+        let extra = u32::from(after > 0);
+        let links = self.chain(from, limit.saturating_add(extra)).await?;
+        let mut checker = crate::integrity::ChainChecker::new(keyring, after);
+        let mut last_id = None;
+        for link in &links {
+            let entry = link.entry.as_event();
+            let texts: Vec<&str> = crate::Column::TEXT.iter().map(|c| entry.text(*c)).collect();
+            let stored = crate::integrity::StoredEntry {
+                id: link.entry.id(),
+                date: entry.timestamp().timestamp_micros(),
+                success: entry.is_success(),
+                texts: &texts,
+                start_date: entry.started_at().map(|d| d.timestamp_micros()),
+                duration: entry.duration_in_micros(),
+                extra: Some(entry.extra_fields()),
+            };
+            let seal = link.seal.as_ref().map(|s| (s.key_id.as_str(), &s.mac[..]));
+            if link.entry.id() != after {
+                last_id = Some(link.entry.id());
+            }
+            if !checker.feed(&stored, seal) {
+                break;
+            }
+        }
+        Ok(checker.finish(last_id))
+    }
+
     /// The seals of the entries with these ids (ids not stored are left out, entries without
     /// a seal come with `None`): one read for a whole page. The default answers
     /// [`Error::Unsupported`].

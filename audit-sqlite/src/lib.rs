@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use audit_core::integrity::{Keyring, Link, Mac, Seal};
+use audit_core::integrity::{ChainCheck, ChainChecker, Keyring, Link, Mac, Seal, StoredEntry};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, filtered_selection, page_statement,
     validate_identifier, where_clause,
@@ -375,6 +375,68 @@ fn read_links(conn: &Connection, sql: &str, after: AuditId, limit: u32) -> Resul
     Ok(links)
 }
 
+/// Checks the chain from the entry after `after` as the rows are read, with their text
+/// borrowed from SQLite: no entry is rebuilt.
+fn check_rows(
+    conn: &Connection,
+    sql: &str,
+    keyring: &Keyring,
+    after: AuditId,
+    limit: u32,
+) -> Result<ChainCheck> {
+    let mut prepared = conn
+        .prepare_cached(sql)
+        .during("preparing the chain check")?;
+    let rows_wanted = i64::from(limit) + i64::from(after > 0);
+    let mut rows = prepared
+        .query(rusqlite::params![after, rows_wanted])
+        .during("checking the chain")?;
+    let columns = audit_core::Column::TEXT.len();
+    let at = 3 + columns;
+    let mut checker = ChainChecker::new(keyring, after);
+    let mut last_id = None;
+    while let Some(row) = rows.next().during("checking the chain")? {
+        let text = |i: usize| -> &str {
+            // A cell that is not text cannot match its MAC; it is checked as empty.
+            row.get_ref(i)
+                .ok()
+                .and_then(|v| v.as_str().ok())
+                .unwrap_or("")
+        };
+        let texts: Vec<&str> = (0..columns).map(|i| text(3 + i)).collect();
+        let extra_json = match row.get_ref(at + 2).during("checking the chain")? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(text(at + 2)),
+        };
+        // Text that is not the JSON this store wrote cannot be what was sealed: it is kept as
+        // an impossible key so the MAC cannot match.
+        let extra: Option<std::collections::BTreeMap<String, String>> = extra_json.map(|json| {
+            serde_json::from_str(json)
+                .unwrap_or_else(|_| [("\0unreadable".to_owned(), json.to_owned())].into())
+        });
+        let id: AuditId = row.get(0).during("checking the chain")?;
+        let entry = StoredEntry {
+            id,
+            date: row.get(1).during("checking the chain")?,
+            success: row.get(2).during("checking the chain")?,
+            texts: &texts,
+            start_date: row.get(at).during("checking the chain")?,
+            duration: row.get(at + 1).during("checking the chain")?,
+            extra: extra.as_ref(),
+        };
+        let key_id = row.get_ref(at + 3).ok().and_then(|v| v.as_str().ok());
+        let mac = row.get_ref(at + 4).ok().and_then(|v| v.as_blob().ok());
+        let seal = key_id.zip(mac);
+        if id != after {
+            last_id = Some(id);
+        }
+        if !checker.feed(&entry, seal) {
+            break;
+        }
+    }
+    Ok(checker.finish(last_id))
+}
+
 fn read_count(conn: &Connection, statement: &Statement) -> Result<u64> {
     let mut prepared = conn
         .prepare_cached(&statement.sql)
@@ -540,6 +602,21 @@ impl AuditStore for SqliteStore {
         self.readers
             .read("reading the chain", move |conn| {
                 read_links(conn, &sql, after, limit)
+            })
+            .await
+    }
+
+    async fn check_chain(
+        &self,
+        keyring: &Keyring,
+        after: AuditId,
+        limit: u32,
+    ) -> Result<ChainCheck> {
+        let sql = schema::check_sql(&self.names);
+        let keyring = keyring.clone();
+        self.readers
+            .read("checking the chain", move |conn| {
+                check_rows(conn, &sql, &keyring, after, limit)
             })
             .await
     }

@@ -352,6 +352,11 @@ pub(crate) fn chain_sql(names: &Names) -> String {
     )
 }
 
+/// Like [`chain_sql`] from id `?1` itself (so the entry before a chunk comes first).
+pub(crate) fn check_sql(names: &Names) -> String {
+    chain_sql(names).replace("\"id\" > ?1", "\"id\" >= ?1")
+}
+
 pub(crate) fn insert_sql(names: &Names) -> String {
     let columns = stored_columns();
     let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();

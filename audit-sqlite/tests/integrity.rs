@@ -80,7 +80,19 @@ async fn an_untouched_file_verifies() {
 
 #[tokio::test]
 async fn each_kind_of_tampering_is_found_at_the_right_entry() {
-    let cases: [(&str, &str, i64, BreakKind); 5] = [
+    let cases: [(&str, &str, i64, BreakKind); 7] = [
+        (
+            "changed extra field",
+            "UPDATE audit_entries SET extra = '{\"ticket\":\"T-99\"}' WHERE id = 12",
+            12,
+            BreakKind::Altered,
+        ),
+        (
+            "unreadable extra fields",
+            "UPDATE audit_entries SET extra = 'garbage' WHERE id = 13",
+            13,
+            BreakKind::Altered,
+        ),
         (
             "changed",
             "UPDATE audit_entries SET \"user\" = 'mallory' WHERE id = 37",
