@@ -9,7 +9,9 @@ mod stats;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use audit_core::integrity::{Chain, GENESIS, Keyring, Link, Mac, Seal};
+use audit_core::integrity::{
+    Chain, ChainCheck, ChainChecker, GENESIS, Keyring, Link, Mac, Seal, StoredEntry,
+};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, encode_event, page_statement, validate_identifier,
     where_clause,
@@ -227,6 +229,7 @@ impl PostgresStoreBuilder {
                 total: schema::total_sql(&names),
                 advance_chain: schema::advance_chain_sql(&names),
                 chain: schema::chain_sql(&names),
+                check: schema::check_sql(&names),
             },
             names,
         })
@@ -242,6 +245,7 @@ struct Statements {
     total: String,
     advance_chain: String,
     chain: String,
+    check: String,
 }
 
 /// An [`AuditStore`] in a PostgreSQL database: the scale path.
@@ -590,6 +594,60 @@ impl AuditStore for PostgresStore {
                 Ok(Link { entry, seal })
             })
             .collect()
+    }
+
+    async fn check_chain(
+        &self,
+        keyring: &Keyring,
+        after: AuditId,
+        limit: u32,
+    ) -> Result<ChainCheck> {
+        let client = self.pool.get().await.during("connecting")?;
+        let wanted = i64::from(limit) + i64::from(after > 0);
+        let rows = client
+            .query_typed(
+                &self.statements.check,
+                &[(&after, Type::INT8), (&wanted, Type::INT8)],
+            )
+            .await
+            .during("checking the chain")?;
+        let texts_count = Column::TEXT.len();
+        let at = 3 + texts_count;
+        let mut checker = ChainChecker::new(keyring, after);
+        let mut last_id = None;
+        for row in &rows {
+            // Values are borrowed from the row: no entry is rebuilt.
+            let texts = (0..texts_count)
+                .map(|i| row.try_get::<_, &str>(3 + i))
+                .collect::<std::result::Result<Vec<&str>, _>>()
+                .map_err(unreadable)?;
+            let extra_json: Option<JsonText> = row.try_get(at + 2).map_err(unreadable)?;
+            // Text that is not the JSON this store wrote cannot be what was sealed.
+            let extra: Option<std::collections::BTreeMap<String, String>> =
+                extra_json.map(|json| {
+                    serde_json::from_str(&json.0)
+                        .unwrap_or_else(|_| [("\0unreadable".to_owned(), json.0.clone())].into())
+                });
+            let id: AuditId = row.try_get(0).map_err(unreadable)?;
+            let entry = StoredEntry {
+                id,
+                date: row.try_get(1).map_err(unreadable)?,
+                success: row.try_get(2).map_err(unreadable)?,
+                texts: &texts,
+                start_date: row.try_get(at).map_err(unreadable)?,
+                duration: row.try_get(at + 1).map_err(unreadable)?,
+                extra: extra.as_ref(),
+            };
+            let key_id: Option<&str> = row.try_get(at + 3).map_err(unreadable)?;
+            let mac: Option<&[u8]> = row.try_get(at + 4).map_err(unreadable)?;
+            if id != after {
+                last_id = Some(id);
+            }
+            if !checker.feed(&entry, key_id.zip(mac)) {
+                break;
+            }
+        }
+        Ok(checker.finish(last_id))
     }
 
     async fn seals(&self, ids: &[AuditId]) -> Result<Vec<(AuditId, Option<Seal>)>> {

@@ -183,6 +183,11 @@ pub(crate) fn advance_chain_sql(names: &Names) -> String {
     format!("UPDATE {} SET \"chain_mac\" = $1", names.counters)
 }
 
+/// Like [`chain_sql`] from id `$1` itself (so the entry before a chunk comes first).
+pub(crate) fn check_sql(names: &Names) -> String {
+    chain_sql(names).replace("\"id\" > $1", "\"id\" >= $1")
+}
+
 /// The links of the chain after an id (`$1`), at most `$2`: the page columns, then the seal.
 pub(crate) fn chain_sql(names: &Names) -> String {
     let mut columns = vec![quote("id"), quote("date"), quote("success")];
