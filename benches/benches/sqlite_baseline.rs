@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 use audit_benches::raw_sqlite::{
     COUNTERS, SearchIndex, create, encoded_batch, search_text, write_batch,
 };
-use audit_benches::{DEFAULT_SEED, EventGenerator, FILL_BATCH, TempDir, rows_from_env};
+use audit_benches::{
+    APPEND_TIME, DEFAULT_SEED, EventGenerator, FILL_BATCH, TempDir, rows_from_env,
+};
 use audit_core::AuditEvent;
 use audit_core::sql::encode_event;
 use criterion::{
@@ -120,7 +122,7 @@ fn append_benches(c: &mut Criterion, rows: usize) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(10))
+        .measurement_time(APPEND_TIME)
         .throughput(Throughput::Elements(BATCH));
     for (label, search) in VARIANTS {
         let mut baseline = open(label, search, rows).unwrap_or_else(|e| panic!("{label}: {e}"));

@@ -37,10 +37,12 @@
 //! | [`MEMORY`] | `audit-memory` |
 //! | [`SQLITE`] | `audit-sqlite` with its defaults (WAL, `synchronous=FULL`, trigram search index), a fresh file in a [`TempDir`] |
 //! | [`SQLITE_NOSEARCH`] | the same with `search_index(false)` |
-//! | [`POSTGRES`] | `audit-postgres` with its defaults, in a fresh schema of the database named by `AUDIT_BENCH_POSTGRES_URL` (skipped when unset) |
+//! | [`POSTGRES`] | `audit-postgres` with its defaults (trigram search index), in a fresh schema of the database named by `AUDIT_BENCH_POSTGRES_URL` (skipped when unset) |
+//! | [`POSTGRES_NOSEARCH`] | the same with `search_index(false)`, in a schema of its own |
 //!
-//! [`raw_sqlite`] writes `audit-sqlite`'s rows by hand with rusqlite: the baseline its batch
-//! append is measured against.
+//! [`raw_sqlite`] writes `audit-sqlite`'s rows by hand with rusqlite, and [`raw_postgres`]
+//! `audit-postgres`'s with tokio-postgres' binary COPY: the baselines their batch appends are
+//! measured against.
 
 use std::any::Any;
 use std::fmt;
@@ -56,6 +58,7 @@ use audit_memory::MemoryStore;
 use audit_sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
 
+pub mod raw_postgres;
 pub mod raw_sqlite;
 
 /// The seed the benchmarks use unless they need several independent data sets.
@@ -69,6 +72,10 @@ pub const ROWS_ENV: &str = "AUDIT_BENCH_ROWS";
 
 /// Events per append while filling a store.
 pub const FILL_BATCH: usize = 1_000;
+
+/// How long every append benchmark measures: the store's (`store`) and the raw baselines'
+/// (`sqlite_baseline`, `postgres_baseline`) the same, so their ratio compares like with like.
+pub const APPEND_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The end of the generated period, `2026-11-01T00:00:00Z`, in seconds since the Unix epoch.
 pub const END_SECONDS: i64 = 1_793_491_200;
@@ -556,6 +563,9 @@ impl fmt::Debug for BenchBackend {
 /// The future a [`BackendSpec`] constructor returns.
 pub type OpenFuture = Pin<Box<dyn Future<Output = Result<BenchBackend>> + Send>>;
 
+/// The future of [`BackendSpec::settle`].
+pub type SettleFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
 /// How to open a fresh, empty instance of one backend.
 #[derive(Debug, Clone, Copy)]
 pub struct BackendSpec {
@@ -563,6 +573,9 @@ pub struct BackendSpec {
     pub name: &'static str,
     /// Opens a fresh, empty store.
     pub constructor: fn() -> OpenFuture,
+    /// Writes out, untimed, what earlier work left for the backend's server to write, so that
+    /// a timed append does not pay for it; `None` when there is nothing to do.
+    pub settle: Option<fn() -> SettleFuture>,
 }
 
 impl BackendSpec {
@@ -570,12 +583,21 @@ impl BackendSpec {
     pub async fn open(&self) -> Result<BenchBackend> {
         (self.constructor)().await
     }
+
+    /// Runs [`settle`](Self::settle), if the backend has it.
+    pub async fn settle(&self) -> Result<()> {
+        match self.settle {
+            Some(settle) => settle().await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// The in-memory backend.
 pub const MEMORY: BackendSpec = BackendSpec {
     name: "memory",
     constructor: open_memory,
+    settle: None,
 };
 
 fn open_memory() -> OpenFuture {
@@ -587,12 +609,14 @@ fn open_memory() -> OpenFuture {
 pub const SQLITE: BackendSpec = BackendSpec {
     name: "sqlite",
     constructor: open_sqlite,
+    settle: None,
 };
 
 /// The SQLite backend without the search index (`search_index(false)`): free text scans.
 pub const SQLITE_NOSEARCH: BackendSpec = BackendSpec {
     name: "sqlite-nosearch",
     constructor: open_sqlite_nosearch,
+    settle: None,
 };
 
 fn open_sqlite() -> OpenFuture {
@@ -625,49 +649,139 @@ pub const POSTGRES_URL_ENV: &str = "AUDIT_BENCH_POSTGRES_URL";
 /// The schema the `postgres` backend works in; dropped and created afresh for each store.
 pub const POSTGRES_SCHEMA: &str = "audit_bench";
 
+/// The schema the `postgres-nosearch` backend works in, likewise.
+pub const POSTGRES_NOSEARCH_SCHEMA: &str = "audit_bench_nosearch";
+
 /// The PostgreSQL backend with its defaults (binary COPY, the trigram index when `pg_trgm` is
 /// available) in schema [`POSTGRES_SCHEMA`] of the database at [`POSTGRES_URL_ENV`]. The
 /// schema is left in place after the run, for inspection.
 pub const POSTGRES: BackendSpec = BackendSpec {
     name: "postgres",
     constructor: open_postgres,
+    settle: Some(postgres_checkpoint),
+};
+
+/// The PostgreSQL backend without the trigram index (`search_index(false)`: free text scans),
+/// in schema [`POSTGRES_NOSEARCH_SCHEMA`].
+pub const POSTGRES_NOSEARCH: BackendSpec = BackendSpec {
+    name: "postgres-nosearch",
+    constructor: open_postgres_nosearch,
+    settle: Some(postgres_checkpoint),
 };
 
 fn open_postgres() -> OpenFuture {
     Box::pin(async {
-        let url = std::env::var(POSTGRES_URL_ENV).map_err(|_| {
-            Error::Unsupported(format!("the postgres backend needs {POSTGRES_URL_ENV}"))
-        })?;
-        let failed = |action: &'static str| {
-            move |e: tokio_postgres::Error| Error::backend("postgres", action, false, e)
-        };
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .map_err(failed("connecting"))?;
-        let driver = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE"))
-            .await
-            .map_err(failed("dropping the previous benchmark schema"))?;
-        drop(client);
-        let _ = driver.await;
-        let store = audit_postgres::PostgresStore::builder()
-            .url(&url)
-            .schema(POSTGRES_SCHEMA)
-            .open()
-            .await?;
+        let store = postgres_store(POSTGRES_SCHEMA, true).await?;
         Ok(BenchBackend::new("postgres", Arc::new(store)))
     })
 }
 
-/// Every backend the benchmarks run against: memory and both SQLite variants, and PostgreSQL
-/// when [`POSTGRES_URL_ENV`] is set.
+fn open_postgres_nosearch() -> OpenFuture {
+    Box::pin(async {
+        let store = postgres_store(POSTGRES_NOSEARCH_SCHEMA, false).await?;
+        Ok(BenchBackend::new("postgres-nosearch", Arc::new(store)))
+    })
+}
+
+/// A `CHECKPOINT` of the server at [`POSTGRES_URL_ENV`] (superuser or `pg_checkpoint`): every
+/// dirty page is written out and synced, so the write-back of what ran before (the fill, the
+/// hint bits a full read sets on every page) does not compete with the timed appends, and the
+/// store's append benchmark and the raw baseline both start at the beginning of a checkpoint
+/// cycle (the first change of each page after a checkpoint writes its full image to the WAL,
+/// so where in the cycle a 10-second measurement falls changes its cost).
+pub fn postgres_checkpoint() -> SettleFuture {
+    Box::pin(async {
+        let client = connect_postgres().await?;
+        client
+            .batch_execute("CHECKPOINT")
+            .await
+            .map_err(|e| Error::backend("postgres", "running CHECKPOINT", false, e))
+    })
+}
+
+/// A plain connection to [`POSTGRES_URL_ENV`], driven on the current tokio runtime.
+async fn connect_postgres() -> Result<tokio_postgres::Client> {
+    let url = postgres_url()?;
+    raw_postgres::connect(&url)
+        .await
+        .map_err(|e| Error::backend("postgres", "connecting", false, e))
+}
+
+/// The database URL of [`POSTGRES_URL_ENV`].
+pub fn postgres_url() -> Result<String> {
+    std::env::var(POSTGRES_URL_ENV)
+        .map_err(|_| Error::Unsupported(format!("the postgres backend needs {POSTGRES_URL_ENV}")))
+}
+
+/// Opens a `PostgresStore` in `schema` of the database at [`POSTGRES_URL_ENV`], after dropping
+/// whatever the schema held, so that the store creates its tables and indexes afresh.
+pub async fn postgres_store(
+    schema: &str,
+    search_index: bool,
+) -> Result<audit_postgres::PostgresStore> {
+    let url = postgres_url()?;
+    connect_postgres()
+        .await?
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .map_err(|e| {
+            Error::backend(
+                "postgres",
+                "dropping the previous benchmark schema",
+                false,
+                e,
+            )
+        })?;
+    audit_postgres::PostgresStore::builder()
+        .url(&url)
+        .schema(schema)
+        .search_index(search_index)
+        .open()
+        .await
+}
+
+/// Every backend the benchmarks run against: memory and both SQLite variants, and both
+/// PostgreSQL variants when [`POSTGRES_URL_ENV`] is set.
 pub fn backends() -> Vec<BackendSpec> {
     let mut specs = vec![MEMORY, SQLITE, SQLITE_NOSEARCH];
     if std::env::var_os(POSTGRES_URL_ENV).is_some() {
-        specs.push(POSTGRES);
+        specs.extend([POSTGRES, POSTGRES_NOSEARCH]);
     }
     specs
+}
+
+/// The environment variable that restricts the store benchmark to some backends, by name and
+/// comma-separated (`AUDIT_BENCH_BACKENDS=postgres,postgres-nosearch`), so that a run filtered
+/// to one backend does not fill the others first.
+pub const BACKENDS_ENV: &str = "AUDIT_BENCH_BACKENDS";
+
+/// The backends of [`backends`] named in `AUDIT_BENCH_BACKENDS`, in that order; all of them
+/// when it is unset. A name that is not among them is an error, so a typo does not silently
+/// benchmark nothing.
+pub fn selected_backends() -> std::result::Result<Vec<BackendSpec>, String> {
+    let all = backends();
+    let names = match std::env::var(BACKENDS_ENV) {
+        Ok(names) => names,
+        Err(std::env::VarError::NotPresent) => return Ok(all),
+        Err(e) => return Err(format!("{BACKENDS_ENV}: {e}")),
+    };
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            all.iter()
+                .find(|spec| spec.name == name)
+                .copied()
+                .ok_or_else(|| {
+                    let known: Vec<_> = all.iter().map(|spec| spec.name).collect();
+                    format!(
+                        "{BACKENDS_ENV} names {name:?}, which is not one of {known:?} \
+                         (the postgres backends need {POSTGRES_URL_ENV})"
+                    )
+                })
+        })
+        .collect()
 }
 
 static TEMP_DIRS: AtomicU64 = AtomicU64::new(0);
