@@ -902,11 +902,17 @@ mod tests {
 
     #[test]
     fn every_backend_opens_fills_and_cleans_up() {
+        // The PostgreSQL backends run too when AUDIT_BENCH_POSTGRES_URL names a database.
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .unwrap();
         let names: Vec<_> = backends().iter().map(|spec| spec.name).collect();
-        assert_eq!(names, ["memory", "sqlite", "sqlite-nosearch"]);
+        let mut expected = vec!["memory", "sqlite", "sqlite-nosearch"];
+        if std::env::var_os(POSTGRES_URL_ENV).is_some() {
+            expected.extend(["postgres", "postgres-nosearch"]);
+        }
+        assert_eq!(names, expected);
         for spec in backends() {
             let backend = rt.block_on(spec.open()).unwrap();
             assert_eq!(backend.name, spec.name);
