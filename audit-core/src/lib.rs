@@ -11,6 +11,7 @@ mod error;
 pub mod event;
 pub mod integrity;
 pub mod query;
+pub mod retention;
 pub mod scope;
 #[cfg(feature = "sql")]
 pub mod sql;

@@ -112,13 +112,14 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
     async fn check_chain(
         &self,
         keyring: &crate::integrity::Keyring,
+        checkpoints: &crate::integrity::Checkpoints,
         after: AuditId,
         limit: u32,
     ) -> Result<crate::integrity::ChainCheck> {
         let from = if after > 0 { after - 1 } else { 0 };
         let extra = u32::from(after > 0);
         let links = self.chain(from, limit.saturating_add(extra)).await?;
-        let mut checker = crate::integrity::ChainChecker::new(keyring, after);
+        let mut checker = crate::integrity::ChainChecker::new(keyring, checkpoints, after);
         let mut last_id = None;
         for link in &links {
             let entry = link.entry.as_event();
@@ -141,6 +142,24 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
             }
         }
         Ok(checker.finish(last_id))
+    }
+
+    /// The checkpoints purges left (see [`crate::retention`]), unchecked; verification keeps
+    /// the authentic ones. The default has none.
+    async fn checkpoints(&self) -> Result<Vec<crate::integrity::Checkpoint>> {
+        Ok(Vec::new())
+    }
+
+    /// Deletes (or, in a dry run, counts) the entries the request selects, in transactions of
+    /// at most `chunk_rows` rows, leaving signed checkpoints when the store keeps an integrity
+    /// chain; what [`retention::purge`](crate::retention::purge) drives. The default answers
+    /// [`Error::Unsupported`].
+    async fn purge(
+        &self,
+        request: &crate::retention::PurgeRequest,
+    ) -> Result<crate::retention::PurgeReport> {
+        let _ = request;
+        Err(Error::Unsupported("retention".into()))
     }
 
     /// The seals of the entries with these ids (ids not stored are left out, entries without

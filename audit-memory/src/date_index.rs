@@ -44,6 +44,11 @@ impl DateIndex {
         }
     }
 
+    /// Drops the keys of the ids `gone` holds (sorted).
+    pub(crate) fn remove_ids(&mut self, gone: &[AuditId]) {
+        self.keys.retain(|(_, id)| gone.binary_search(id).is_err());
+    }
+
     /// The keys between the bounds, in order (empty when the bounds cross).
     pub(crate) fn range(&self, lower: Bound<DateKey>, upper: Bound<DateKey>) -> &[DateKey] {
         let start = match lower {

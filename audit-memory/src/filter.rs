@@ -81,7 +81,7 @@ impl Test {
             }
             Test::Constant(value) => *value,
             Test::Success(value) => table.success[row] == *value,
-            Test::Id { id, negated } => (row as i64 + 1 == *id) != *negated,
+            Test::Id { id, negated } => (table.ids[row] == *id) != *negated,
             Test::Date { range, negated } => in_range(table.dates[row], range) != *negated,
             Test::StartDate { range, negated } => {
                 table.starts[row].is_some_and(|start| in_range(start, range)) != *negated
@@ -154,7 +154,7 @@ impl Filter {
         self.range
     }
 
-    /// Whether row `row` (the entry with id `row + 1`) passes.
+    /// Whether row `row` passes.
     pub(crate) fn matches(&self, table: &Table, row: usize) -> bool {
         if !self.range.is_unbounded() && !in_range(table.dates[row], &self.range) {
             return false;

@@ -10,8 +10,9 @@ mod table;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
-use audit_core::integrity::{Keyring, Link, Seal};
+use audit_core::integrity::{Checkpoint, Keyring, Link, Seal};
 use audit_core::query::Page;
+use audit_core::retention::{ChunkRead, PurgeReport, PurgeRequest, ScannedRow, plan_chunk};
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
 use audit_core::{
@@ -81,10 +82,6 @@ impl MemoryStore {
     }
 }
 
-fn row_of(id: AuditId) -> usize {
-    usize::try_from(id - 1).unwrap_or(0)
-}
-
 /// The rows of the query's page, in order.
 fn page_rows(table: &Table, query: &AuditQuery, filter: &Filter) -> Vec<usize> {
     let count = query.page_spec().count() as usize;
@@ -99,7 +96,7 @@ fn page_rows(table: &Table, query: &AuditQuery, filter: &Filter) -> Vec<usize> {
     let direction = sort.direction();
     match sort.column() {
         Column::Date => date_walk(&table.by_date, filter.date_range(), cursor, direction)
-            .map(row_of)
+            .filter_map(|id| table.row_of(id))
             .filter(|row| filter.matches(table, *row))
             .skip(skip)
             .take(count)
@@ -196,7 +193,7 @@ impl AuditStore for MemoryStore {
 
     async fn chain(&self, after: AuditId, limit: u32) -> Result<Vec<Link>> {
         let table = self.read();
-        let start = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+        let start = table.ids.partition_point(|id| *id <= after);
         let end = start.saturating_add(limit as usize).min(table.len());
         Ok((start..end)
             .map(|row| Link {
@@ -210,9 +207,64 @@ impl AuditStore for MemoryStore {
         let table = self.read();
         Ok(ids
             .iter()
-            .filter(|id| **id >= 1 && (**id as usize) <= table.len())
-            .map(|id| (*id, table.seal_of(row_of(*id))))
+            .filter_map(|id| Some((*id, table.seal_of(table.row_of(*id)?))))
             .collect())
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        Ok(self.read().checkpoints.clone())
+    }
+
+    /// Purges under one write lock: the table is compacted once, whatever the chunk size.
+    async fn purge(&self, request: &PurgeRequest) -> Result<PurgeReport> {
+        let mut table = self.write();
+        let filter = Filter::compile(&request.selection, Utc::now(), &table);
+        let end = table.ids.partition_point(|id| *id < request.below);
+        let doomed = |row: usize| filter.matches(&table, row);
+        let Some(start) = (0..end).find(|row| doomed(*row)) else {
+            return Ok(PurgeReport {
+                dry_run: request.dry_run,
+                ..PurgeReport::default()
+            });
+        };
+        let rows: Vec<ScannedRow> = (start..end)
+            .map(|row| ScannedRow {
+                id: table.ids[row],
+                mac: table.seals.get(row).copied().flatten().map(|(_, mac)| mac),
+                doomed: doomed(row),
+            })
+            .collect();
+        if request.dry_run {
+            return Ok(PurgeReport {
+                purged: rows.iter().filter(|r| r.doomed).count() as u64,
+                chunks: 0,
+                dry_run: true,
+            });
+        }
+        let before = start.checked_sub(1).map(|row| {
+            let mac = table.seals.get(row).copied().flatten().map(|(_, mac)| mac);
+            (table.ids[row], mac)
+        });
+        let sealing = self.keyring.as_ref().map(|k| (k, Utc::now()));
+        let plan = plan_chunk(
+            ChunkRead {
+                before,
+                rows: &rows,
+                checkpoints: &table.checkpoints,
+            },
+            sealing,
+        );
+        table.remove(&plan.delete);
+        table
+            .checkpoints
+            .retain(|c| !plan.replaced.contains(&c.first));
+        table.checkpoints.extend(plan.added);
+        table.checkpoints.sort_by_key(|c| c.first);
+        Ok(PurgeReport {
+            purged: plan.deleted,
+            chunks: 1,
+            dry_run: false,
+        })
     }
 
     async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
@@ -277,5 +329,46 @@ mod tests {
 
         store.write().seals[60] = Some((0, [9; 32]));
         assert_eq!(first_break(&store).await, Some((61, BreakKind::Altered)));
+    }
+
+    #[tokio::test]
+    async fn a_purge_verifies_but_a_deletion_after_it_does_not() {
+        use audit_core::retention::{Retention, purge};
+        let store = MemoryStore::with_integrity(keyring());
+        let now = Utc::now();
+        let events = (0..100)
+            .map(|i| {
+                AuditEvent::new("POST /auth")
+                    .user(format!("u{i}"))
+                    .date(now - chrono::TimeDelta::days(100 - i))
+            })
+            .collect();
+        if let Err(error) = store.append(events).await {
+            panic!("{error}");
+        }
+        let policy = Retention::max_age(chrono::TimeDelta::days(50) + chrono::TimeDelta::hours(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let report = match purge(&store, &policy, now, false).await {
+            Ok(report) => report,
+            Err(error) => panic!("{error}"),
+        };
+        assert_eq!(report.purged, 50);
+        assert_eq!(first_break(&store).await, None);
+
+        // A checkpoint changed by hand no longer counts: the gap it covered is unexplained.
+        let original = store.read().checkpoints.clone();
+        store.write().checkpoints[0].last_mac = [0; 32];
+        assert_eq!(
+            first_break(&store).await,
+            Some((51, BreakKind::Missing { previous: 0 }))
+        );
+        store.write().checkpoints = original;
+
+        // An entry deleted without a purge breaks the chain at the entry after it.
+        store.write().remove(&[(70, 70)]);
+        assert_eq!(
+            first_break(&store).await,
+            Some((71, BreakKind::Missing { previous: 69 }))
+        );
     }
 }

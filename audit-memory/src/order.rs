@@ -50,13 +50,13 @@ pub(crate) fn beyond_cursor(table: &Table, cursor: &Cursor, row: usize) -> bool 
             .text_index()
             .map_or(Ordering::Equal, |i| table.text(i, row).cmp(key.as_str())),
         (ColumnKind::Bool, SortValue::Bool(key)) => table.success[row].cmp(key),
-        (ColumnKind::Integer, SortValue::Integer(key)) => (row as i64 + 1).cmp(key),
+        (ColumnKind::Integer, SortValue::Integer(key)) => table.ids[row].cmp(key),
         (ColumnKind::Timestamp, SortValue::Integer(key)) => table.dates[row].cmp(key),
         (ColumnKind::Timestamp, SortValue::OptionalInteger(key)) => table.starts[row].cmp(key),
         (ColumnKind::Duration, SortValue::OptionalInteger(key)) => table.durations[row].cmp(key),
         _ => Ordering::Equal,
     };
-    let ord = key.then((row as AuditId + 1).cmp(&cursor.id()));
+    let ord = key.then(table.ids[row].cmp(&cursor.id()));
     match cursor.sort().direction() {
         Direction::Asc => ord.is_gt(),
         Direction::Desc => ord.is_lt(),

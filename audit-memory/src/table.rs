@@ -6,17 +6,20 @@ use audit_core::{AuditEntry, AuditEvent, AuditId, Column};
 use chrono::DateTime;
 use rustc_hash::FxHashMap;
 
-use audit_core::integrity::{Chain, GENESIS, Keyring, Mac, Seal};
+use audit_core::integrity::{Chain, Checkpoint, GENESIS, Keyring, Mac, Seal};
 
 use crate::date_index::DateIndex;
 use crate::dictionary::Dictionary;
 
 const TEXT_COLUMNS: usize = Column::TEXT.len();
 
-/// Every entry, column by column; row `i` holds the entry with id `i + 1`. Scans touch only the
-/// columns a query tests.
+/// Every entry, column by column, in id order. Scans touch only the columns a query tests.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
+    /// Each row's id, ascending; without purges row `i` holds id `i + 1`.
+    pub(crate) ids: Vec<AuditId>,
+    /// The id the next entry gets.
+    next_id: AuditId,
     pub(crate) dates: Vec<i64>,
     pub(crate) success: Vec<bool>,
     pub(crate) starts: Vec<Option<i64>>,
@@ -32,6 +35,8 @@ pub(crate) struct Table {
     /// does not seal).
     pub(crate) seals: Vec<Option<(u16, Mac)>>,
     key_ids: Vec<String>,
+    /// What purges left, by first id.
+    pub(crate) checkpoints: Vec<Checkpoint>,
 }
 
 impl Table {
@@ -39,12 +44,25 @@ impl Table {
         Table {
             codes: (0..TEXT_COLUMNS).map(|_| Vec::new()).collect(),
             dictionaries: (0..TEXT_COLUMNS).map(|_| Dictionary::default()).collect(),
+            next_id: 1,
             ..Table::default()
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.dates.len()
+    }
+
+    /// The row holding `id`.
+    pub(crate) fn row_of(&self, id: AuditId) -> Option<usize> {
+        let first = *self.ids.first()?;
+        let dense = self.ids.len() as AuditId == self.next_id - first;
+        if dense {
+            let row = usize::try_from(id.checked_sub(first)?).ok()?;
+            (row < self.ids.len()).then_some(row)
+        } else {
+            self.ids.binary_search(&id).ok()
+        }
     }
 
     pub(crate) fn dictionary(&self, text_index: usize) -> &Dictionary {
@@ -62,7 +80,8 @@ impl Table {
         batch: &[AuditEvent],
         keyring: Option<&Keyring>,
     ) -> Vec<AuditId> {
-        let first = self.len() as AuditId + 1;
+        let first = self.next_id;
+        let first_row = self.len();
         let additional = batch.len();
         self.dates.reserve(additional);
         self.success.reserve(additional);
@@ -74,6 +93,7 @@ impl Table {
         for (offset, event) in batch.iter().enumerate() {
             let id = first + offset as AuditId;
             let row = self.len();
+            self.ids.push(id);
             let date = event.timestamp().timestamp_micros();
             self.dates.push(date);
             self.success.push(event.is_success());
@@ -87,8 +107,9 @@ impl Table {
             ids.push(id);
         }
         self.by_date.insert_batch(keys);
+        self.next_id = first + additional as AuditId;
         if let Some(keyring) = keyring {
-            self.seal(batch, first, keyring);
+            self.seal(batch, first, first_row, keyring);
         }
         ids
     }
@@ -110,8 +131,9 @@ impl Table {
         }
     }
 
-    /// Seals the rows of `batch`, which start at id `first`, continuing the chain.
-    fn seal(&mut self, batch: &[AuditEvent], first: AuditId, keyring: &Keyring) {
+    /// Seals the rows of `batch`, which start at id `first` in row `first_row`, continuing the
+    /// chain.
+    fn seal(&mut self, batch: &[AuditEvent], first: AuditId, first_row: usize, keyring: &Keyring) {
         let last = self.seals.last().and_then(|s| s.map(|(_, mac)| mac));
         let mut chain = Chain::after(keyring.clone(), last.unwrap_or(GENESIS));
         let key_id = keyring.current().id();
@@ -123,8 +145,7 @@ impl Table {
             }
         };
         let key = u16::try_from(key).unwrap_or(u16::MAX);
-        self.seals
-            .resize(usize::try_from(first - 1).unwrap_or(0), None);
+        self.seals.resize(first_row, None);
         for (offset, event) in batch.iter().enumerate() {
             let seal = chain.seal(first + offset as AuditId, event);
             self.seals.push(Some((key, seal.mac)));
@@ -151,6 +172,44 @@ impl Table {
             self.durations[row],
             self.extras.get(&row).cloned().unwrap_or_default(),
         );
-        AuditEntry::new(row as AuditId + 1, event)
+        AuditEntry::new(self.ids[row], event)
+    }
+
+    /// Removes the rows whose ids lie in the (inclusive, ascending, disjoint) ranges.
+    pub(crate) fn remove(&mut self, ranges: &[(AuditId, AuditId)]) {
+        let gone = |id: &AuditId| {
+            let at = ranges.partition_point(|(_, last)| last < id);
+            ranges.get(at).is_some_and(|(first, _)| first <= id)
+        };
+        let keep: Vec<bool> = self.ids.iter().map(|id| !gone(id)).collect();
+        let removed: Vec<AuditId> = self.ids.iter().copied().filter(|id| gone(id)).collect();
+        fn compact<T>(values: &mut Vec<T>, keep: &[bool]) {
+            let mut flags = keep.iter();
+            values.retain(|_| flags.next().copied().unwrap_or(true));
+        }
+        compact(&mut self.ids, &keep);
+        compact(&mut self.dates, &keep);
+        compact(&mut self.success, &keep);
+        compact(&mut self.starts, &keep);
+        compact(&mut self.durations, &keep);
+        for codes in &mut self.codes {
+            compact(codes, &keep);
+        }
+        if !self.seals.is_empty() {
+            self.seals.resize(keep.len(), None);
+            compact(&mut self.seals, &keep);
+        }
+        let mut new_row = Vec::with_capacity(keep.len());
+        let mut next = 0usize;
+        for kept in &keep {
+            new_row.push(next);
+            next += usize::from(*kept);
+        }
+        self.extras = std::mem::take(&mut self.extras)
+            .into_iter()
+            .filter(|(row, _)| keep.get(*row).copied().unwrap_or(false))
+            .map(|(row, extra)| (new_row[row], extra))
+            .collect();
+        self.by_date.remove_ids(&removed);
     }
 }

@@ -4,6 +4,7 @@ mod bind;
 mod dialect;
 mod error;
 mod pool;
+mod purge;
 mod schema;
 mod stats;
 mod writer;
@@ -14,10 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use audit_core::integrity::{ChainCheck, ChainChecker, Keyring, Link, Mac, Seal, StoredEntry};
+use audit_core::integrity::{
+    ChainCheck, ChainChecker, Checkpoint, Checkpoints, Keyring, Link, Mac, Seal, StoredEntry,
+};
+use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, filtered_selection, page_statement,
-    validate_identifier, where_clause,
+    purge_count_statement, validate_identifier, where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -33,8 +37,9 @@ use crate::bind::{Param, params};
 use crate::dialect::SqliteDialect;
 use crate::error::{Context, SqliteError};
 use crate::pool::ReadPool;
+use crate::purge::PurgeJob;
 use crate::schema::Names;
-use crate::writer::WriteRequest;
+use crate::writer::{Job, WriteRequest};
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -223,7 +228,7 @@ impl SqliteStoreBuilder {
 
 /// An [`AuditStore`] in a SQLite database: the embedded default backend.
 pub struct SqliteStore {
-    writer: mpsc::Sender<WriteRequest>,
+    writer: mpsc::Sender<Job>,
     writer_stopped: oneshot::Receiver<()>,
     readers: Arc<ReadPool>,
     names: Names,
@@ -381,6 +386,7 @@ fn check_rows(
     conn: &Connection,
     sql: &str,
     keyring: &Keyring,
+    checkpoints: &Checkpoints,
     after: AuditId,
     limit: u32,
 ) -> Result<ChainCheck> {
@@ -393,7 +399,7 @@ fn check_rows(
         .during("checking the chain")?;
     let columns = audit_core::Column::TEXT.len();
     let at = 3 + columns;
-    let mut checker = ChainChecker::new(keyring, after);
+    let mut checker = ChainChecker::new(keyring, checkpoints, after);
     let mut last_id = None;
     while let Some(row) = rows.next().during("checking the chain")? {
         let text = |i: usize| -> &str {
@@ -550,7 +556,7 @@ impl AuditStore for SqliteStore {
         }
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(WriteRequest { batch, reply })
+            .send(Job::Write(WriteRequest { batch, reply }))
             .await
             .map_err(|_| Error::Closed)?;
         answer
@@ -609,16 +615,77 @@ impl AuditStore for SqliteStore {
     async fn check_chain(
         &self,
         keyring: &Keyring,
+        checkpoints: &Checkpoints,
         after: AuditId,
         limit: u32,
     ) -> Result<ChainCheck> {
         let sql = schema::check_sql(&self.names);
         let keyring = keyring.clone();
+        let checkpoints = checkpoints.clone();
         self.readers
             .read("checking the chain", move |conn| {
-                check_rows(conn, &sql, &keyring, after, limit)
+                check_rows(conn, &sql, &keyring, &checkpoints, after, limit)
             })
             .await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let names = self.names.clone();
+        self.readers
+            .read("reading checkpoints", move |conn| {
+                purge::read_checkpoints(conn, &names, None)
+            })
+            .await
+    }
+
+    /// Deletes in chunks run by the writer thread, one immediate transaction each, so appends
+    /// queued meanwhile wait for one chunk at most.
+    async fn purge(&self, request: &PurgeRequest) -> Result<PurgeReport> {
+        if request.dry_run {
+            let statement = {
+                let (sql, values) =
+                    purge_count_statement(&self.names.entries, request, Utc::now(), &*self.dialect)
+                        .build(SqliteQueryBuilder);
+                Statement {
+                    sql,
+                    params: params(&values),
+                }
+            };
+            let purged = self
+                .readers
+                .read("counting entries to purge", move |conn| {
+                    read_count(conn, &statement)
+                })
+                .await?;
+            return Ok(PurgeReport {
+                purged,
+                chunks: 0,
+                dry_run: true,
+            });
+        }
+        let mut report = PurgeReport::default();
+        let mut after = 0;
+        loop {
+            let (reply, answer) = oneshot::channel();
+            let job = PurgeJob {
+                request: request.clone(),
+                after,
+                reply,
+            };
+            self.writer
+                .send(Job::Purge(job))
+                .await
+                .map_err(|_| Error::Closed)?;
+            let done = answer
+                .await
+                .map_err(|_| SqliteError::WriterGone.during("purging"))??;
+            report.purged += done.deleted;
+            report.chunks += 1;
+            match done.next {
+                Some(next) => after = next,
+                None => return Ok(report),
+            }
+        }
     }
 
     async fn seals(&self, ids: &[AuditId]) -> Result<Vec<(AuditId, Option<Seal>)>> {

@@ -15,7 +15,7 @@ use crate::error::Context;
 /// Marks a file as an audit database (`PRAGMA application_id`): "AUDT".
 pub(crate) const APPLICATION_ID: i64 = 0x4155_4454;
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The names of the store's tables.
 #[derive(Debug, Clone)]
@@ -23,6 +23,7 @@ pub(crate) struct Names {
     pub(crate) entries: String,
     pub(crate) search: String,
     pub(crate) counters: String,
+    pub(crate) checkpoints: String,
 }
 
 impl Names {
@@ -31,13 +32,28 @@ impl Names {
             entries: format!("{prefix}entries"),
             search: format!("{prefix}search"),
             counters: format!("{prefix}counters"),
+            checkpoints: format!("{prefix}checkpoints"),
         }
     }
 }
 
 /// The migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 fn migrations(names: &Names) -> Vec<Vec<String>> {
-    vec![create_version_1(names), add_seals(names)]
+    vec![
+        create_version_1(names),
+        add_seals(names),
+        add_checkpoints(names),
+    ]
+}
+
+/// Version 3: the signed checkpoints purges leave (see `audit_core::retention`).
+fn add_checkpoints(names: &Names) -> Vec<String> {
+    vec![format!(
+        "CREATE TABLE \"{}\" (\"first\" INTEGER PRIMARY KEY, \"last\" INTEGER NOT NULL, \
+         \"before\" BLOB NOT NULL, \"last_mac\" BLOB NOT NULL, \"purged\" INTEGER NOT NULL, \
+         \"purged_at\" INTEGER NOT NULL, \"key_id\" TEXT NOT NULL, \"signature\" BLOB NOT NULL)",
+        names.checkpoints
+    )]
 }
 
 /// Version 2: every entry may carry an integrity seal (the key id and the MAC).
@@ -163,7 +179,12 @@ fn inspect(conn: &Connection, names: &Names) -> Result<Found, Error> {
     let has_entries = tables.contains(&names.entries);
     let foreign_tables = tables
         .into_iter()
-        .filter(|t| *t != names.entries && *t != names.counters && !t.starts_with(&names.search))
+        .filter(|t| {
+            *t != names.entries
+                && *t != names.counters
+                && *t != names.checkpoints
+                && !t.starts_with(&names.search)
+        })
         .collect();
     Ok(Found {
         application_id,

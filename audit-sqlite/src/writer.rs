@@ -1,5 +1,6 @@
 //! The one writer thread: it owns the write connection and commits queued batches in groups, one
-//! transaction (and one sync to disk) per group, each batch in its own savepoint.
+//! transaction (and one sync to disk) per group, each batch in its own savepoint. Purge chunks
+//! queue with the batches and run between groups.
 
 use audit_core::integrity::{Chain, GENESIS, Keyring, Mac};
 use audit_core::sql::encode_event;
@@ -10,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::bind::row_value;
 use crate::error::Context;
+use crate::purge::{PurgeJob, purge_chunk};
 use crate::schema::{Names, insert_sealed_sql, insert_sql, search_text};
 
 /// The most rows one group commit takes before it commits.
@@ -21,6 +23,12 @@ pub(crate) struct WriteRequest {
     pub(crate) reply: oneshot::Sender<Result<Vec<AuditId>, Error>>,
 }
 
+/// What the writer thread does next.
+pub(crate) enum Job {
+    Write(WriteRequest),
+    Purge(PurgeJob),
+}
+
 /// Starts the writer thread; it stops when every sender is dropped, after writing what is
 /// queued and closing its connection, and then fires the returned signal.
 pub(crate) fn spawn(
@@ -28,7 +36,7 @@ pub(crate) fn spawn(
     names: Names,
     search: bool,
     keyring: Option<Keyring>,
-) -> std::io::Result<(mpsc::Sender<WriteRequest>, oneshot::Receiver<()>)> {
+) -> std::io::Result<(mpsc::Sender<Job>, oneshot::Receiver<()>)> {
     let (sender, receiver) = mpsc::channel(256);
     let (done, stopped) = oneshot::channel();
     std::thread::Builder::new()
@@ -59,15 +67,38 @@ struct Tail {
     chain: Chain,
 }
 
-fn run(mut conn: Connection, writer: &Writer, mut receiver: mpsc::Receiver<WriteRequest>) {
-    while let Some(first) = receiver.blocking_recv() {
+fn run(mut conn: Connection, writer: &Writer, mut receiver: mpsc::Receiver<Job>) {
+    let mut held = None;
+    loop {
+        let Some(job) = held.take().or_else(|| receiver.blocking_recv()) else {
+            break;
+        };
+        let first = match job {
+            Job::Write(request) => request,
+            Job::Purge(job) => {
+                let outcome = purge_chunk(
+                    &mut conn,
+                    &writer.names,
+                    writer.search,
+                    writer.keyring.as_ref(),
+                    &job,
+                );
+                let _ = job.reply.send(outcome);
+                continue;
+            }
+        };
         let mut rows = first.batch.len();
         let mut group = vec![first];
         while rows < GROUP_ROWS {
             match receiver.try_recv() {
-                Ok(next) => {
+                Ok(Job::Write(next)) => {
                     rows += next.batch.len();
                     group.push(next);
+                }
+                // A purge chunk waits for the group in front of it.
+                Ok(purge) => {
+                    held = Some(purge);
+                    break;
                 }
                 Err(_) => break,
             }

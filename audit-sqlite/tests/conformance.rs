@@ -64,3 +64,34 @@ mod memory_sealed {
         open(SqliteStore::builder().in_memory().integrity(keyring)).await
     });
 }
+
+/// Retention on a sealed file database, with the search index (whose rows a purge must forget)
+/// and without it.
+mod retention {
+    use super::*;
+
+    mod with_search_index {
+        use super::*;
+        audit_core::retention_tests!(|| async {
+            open(
+                SqliteStore::builder()
+                    .path(fresh_file("retention"))
+                    .integrity(audit_core::testkit::retention_keyring()),
+            )
+            .await
+        });
+    }
+
+    mod without_search_index {
+        use super::*;
+        audit_core::retention_tests!(|| async {
+            open(
+                SqliteStore::builder()
+                    .path(fresh_file("retention-nosearch"))
+                    .search_index(false)
+                    .integrity(audit_core::testkit::retention_keyring()),
+            )
+            .await
+        });
+    }
+}

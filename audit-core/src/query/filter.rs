@@ -124,6 +124,15 @@ impl Condition {
         }
     }
 
+    /// Holds when every one of `conditions` holds (an empty list holds for every entry):
+    /// `Any` over the negations, negated.
+    pub fn all(conditions: Vec<Condition>) -> Self {
+        Condition::Any {
+            conditions: conditions.into_iter().map(Condition::negate).collect(),
+            negated: true,
+        }
+    }
+
     /// An exact, case-sensitive match on a text field.
     pub fn equals(field: Field, value: impl Into<String>) -> Self {
         Condition::Text {

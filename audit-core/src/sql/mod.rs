@@ -19,6 +19,7 @@
 //! Folding in Rust at write time (and for every needle) is what makes wildcard filters and
 //! free text give the same answers on every engine, whatever its locale.
 
+mod purge;
 mod row;
 mod stats;
 mod translate;
@@ -26,6 +27,7 @@ mod translate;
 pub use row::{
     RowValue, StoredRow, decode_entry, encode_event, folded_column_name, stored_columns,
 };
+pub use purge::{purge_count_statement, purge_scan_statement, purge_start_statement};
 pub use stats::{bucket_start, filtered_selection};
 pub use translate::{
     SqlDialect, count_statement, like_contains, like_pattern, page_statement, where_clause,

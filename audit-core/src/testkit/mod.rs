@@ -23,6 +23,7 @@ mod random;
 mod reference;
 mod reference_stats;
 mod reference_store;
+mod retention_cases;
 mod rng;
 mod stats_cases;
 mod write_cases;
@@ -40,6 +41,7 @@ use crate::store::AuditStore;
 pub use dataset::{DATASET_SIZE, base_date, events as dataset_events};
 pub use reference::{Expected, Reference};
 pub use reference_store::ReferenceStore;
+pub use retention_cases::{check_retention, retention_keyring};
 
 /// The seed of the randomized part unless `AUDIT_KIT_SEED` sets another.
 pub const DEFAULT_SEED: u64 = 0x5EED_A0D1_7000;
@@ -507,6 +509,20 @@ macro_rules! conformance_tests {
         async fn conformance_randomized_cases() {
             let (seed, count) = $crate::testkit::random_settings();
             $crate::testkit::check_randomized($factory, seed, count)
+                .await
+                .assert_passed();
+        }
+    };
+}
+
+/// Turns the retention cases into a test for a backend. `$factory` gives a fresh, empty store
+/// that seals with [`retention_keyring`](crate::testkit::retention_keyring).
+#[macro_export]
+macro_rules! retention_tests {
+    ($factory:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn conformance_retention_cases() {
+            $crate::testkit::check_retention($factory)
                 .await
                 .assert_passed();
         }

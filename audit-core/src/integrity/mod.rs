@@ -35,6 +35,10 @@ use crate::column::Column;
 use crate::error::{Error, Result};
 use crate::event::{AuditEntry, AuditEvent, AuditId};
 
+mod checkpoint;
+
+pub use checkpoint::{Checkpoint, Checkpoints, Gap};
+
 /// The length of a MAC in bytes.
 pub const MAC_LEN: usize = 32;
 
@@ -383,12 +387,15 @@ fn constant_time_equal(a: &Mac, b: &Mac) -> bool {
 /// Checks stored entries one after the other, from the entry after `after`: what
 /// [`AuditStore::check_chain`](crate::AuditStore::check_chain) does for one chunk. Feed the
 /// entry `after` itself first when it exists, so its MAC links the chunk to the one before.
+/// A gap in the ids is crossed only over authentic [`Checkpoints`].
 #[derive(Debug)]
 pub struct ChainChecker<'k> {
     keyring: &'k Keyring,
+    checkpoints: &'k Checkpoints,
     after: AuditId,
     previous: Option<(AuditId, Mac)>,
     checked: u64,
+    last_intact: Option<AuditId>,
     first_break: Option<Break>,
 }
 
@@ -399,18 +406,22 @@ pub struct ChainCheck {
     pub checked: u64,
     /// The last entry read (intact or not), `None` when the chunk was empty.
     pub last_id: Option<AuditId>,
+    /// The last entry found intact.
+    pub last_intact: Option<AuditId>,
     /// The first broken link.
     pub first_break: Option<Break>,
 }
 
 impl<'k> ChainChecker<'k> {
     /// A check of the entries after `after` (0: from the start of the chain).
-    pub fn new(keyring: &'k Keyring, after: AuditId) -> Self {
+    pub fn new(keyring: &'k Keyring, checkpoints: &'k Checkpoints, after: AuditId) -> Self {
         ChainChecker {
             keyring,
+            checkpoints,
             after,
             previous: (after == 0).then_some((0, GENESIS)),
             checked: 0,
+            last_intact: None,
             first_break: None,
         }
     }
@@ -428,13 +439,15 @@ impl<'k> ChainChecker<'k> {
             self.previous = Some((id, mac));
             return true;
         }
-        let (previous_id, previous_mac) = self.previous.unwrap_or((self.after, GENESIS));
-        let kind = if self.previous.is_none() || id != previous_id + 1 {
-            Some(BreakKind::Missing {
-                previous: previous_id,
-            })
-        } else {
-            match seal {
+        let linked = match self.previous {
+            None => Err(self.after),
+            Some((previous_id, previous_mac)) => {
+                self.checkpoints.cross(previous_id, previous_mac, id)
+            }
+        };
+        let kind = match linked {
+            Err(previous) => Some(BreakKind::Missing { previous }),
+            Ok((_, previous_mac)) => match seal {
                 None => Some(BreakKind::Unsealed),
                 Some((key_id, mac)) => match self.keyring.key(key_id) {
                     None => Some(BreakKind::UnknownKey(key_id.to_owned())),
@@ -449,11 +462,12 @@ impl<'k> ChainChecker<'k> {
                         }
                     }
                 },
-            }
+            },
         };
         match kind {
             None => {
                 self.checked += 1;
+                self.last_intact = Some(id);
                 true
             }
             Some(kind) => {
@@ -468,6 +482,7 @@ impl<'k> ChainChecker<'k> {
         ChainCheck {
             checked: self.checked,
             last_id,
+            last_intact: self.last_intact,
             first_break: self.first_break,
         }
     }
@@ -482,46 +497,67 @@ pub struct Verification {
     pub last_intact: Option<AuditId>,
     /// The first broken link, if any.
     pub first_break: Option<Break>,
+    /// Authentic checkpoints the walk could step over.
+    pub checkpoints: usize,
+    /// Checkpoints whose signature did not verify (never stepped over).
+    pub forged_checkpoints: usize,
 }
 
 /// Entries read per round trip while verifying.
 pub const VERIFY_CHUNK: u32 = 1_000;
 
 /// Walks the whole chain of `store` in chunks of [`VERIFY_CHUNK`] and reports the first broken
-/// link. Each chunk is checked by the store ([`AuditStore::check_chain`](crate::AuditStore::check_chain)),
-/// two at a time: ids have no gaps in an intact chain, so the next chunk's start is known
-/// before the current one is done. A chain that starts after id 1 (after a purge) breaks at its
-/// first entry until retention checkpoints are supported.
+/// link, stepping over gaps that authentic checkpoints of purges explain. Each chunk is checked
+/// by the store ([`AuditStore::check_chain`](crate::AuditStore::check_chain)), two at a time:
+/// the next chunk is started at a guess (ids without gaps) and read again when the guess was
+/// wrong. A gap found while a purge runs is checked again against the checkpoints as they are
+/// then, so a concurrent purge is not reported as tampering.
 pub async fn verify(
     store: &dyn crate::store::AuditStore,
     keyring: &Keyring,
 ) -> Result<Verification> {
     let chunk = AuditId::from(VERIFY_CHUNK);
+    let mut checkpoints = Checkpoints::authentic(keyring, store.checkpoints().await?);
     let mut after: AuditId = 0;
     let mut checked = 0u64;
-    loop {
+    let mut last_intact = None;
+    let mut reloaded_at = None;
+    'walk: loop {
+        let guess = after + chunk;
         let (current, next) = futures_util::future::try_join(
-            store.check_chain(keyring, after, VERIFY_CHUNK),
-            store.check_chain(keyring, after + chunk, VERIFY_CHUNK),
+            store.check_chain(keyring, &checkpoints, after, VERIFY_CHUNK),
+            store.check_chain(keyring, &checkpoints, guess, VERIFY_CHUNK),
         )
         .await?;
-        for (start, part) in [(after, current), (after + chunk, next)] {
+        for (start, part) in [(after, current), (guess, next)] {
             if start != after {
-                // The part before ended early, so this one started at a guess: read again.
+                // The part before did not end at the guess: read again from where it ended.
                 break;
             }
+            if let Some(Break {
+                id,
+                kind: BreakKind::Missing { .. },
+            }) = &part.first_break
+            {
+                if reloaded_at != Some(*id) {
+                    reloaded_at = Some(*id);
+                    checkpoints = Checkpoints::authentic(keyring, store.checkpoints().await?);
+                    continue 'walk;
+                }
+            }
             checked += part.checked;
-            let intact_end = start + part.checked as AuditId;
-            let last_intact = (intact_end > 0).then_some(intact_end);
-            if part.first_break.is_some() || (part.checked as AuditId) < chunk {
+            last_intact = part.last_intact.or(last_intact);
+            if part.first_break.is_some() || part.checked < u64::from(VERIFY_CHUNK) {
                 // A break, or fewer entries than asked for: the end of the chain.
                 return Ok(Verification {
                     checked,
                     last_intact,
                     first_break: part.first_break,
+                    checkpoints: checkpoints.len(),
+                    forged_checkpoints: checkpoints.forged().len(),
                 });
             }
-            after = intact_end;
+            after = part.last_id.unwrap_or(after + chunk);
         }
     }
 }

@@ -1,0 +1,199 @@
+//! audit-sqlite's retention on a file: a purge leaves the search index, the counters and the
+//! chain consistent; a deletion or a forged checkpoint after it is still found; writers go on
+//! while a purge runs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test may panic
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use audit_core::integrity::{BreakKind, IntegrityKey, Keyring, verify};
+use audit_core::retention::{Retention, purge};
+use audit_core::{AuditEvent, AuditQuery, AuditStore};
+use audit_sqlite::SqliteStore;
+use chrono::{DateTime, TimeDelta, Utc};
+
+fn keyring() -> Keyring {
+    Keyring::new(IntegrityKey::new("k1", b"a-secret-of-sixteen-bytes".to_vec()).unwrap())
+}
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(name: &str) -> Dir {
+    let path = std::env::temp_dir().join(format!(
+        "audit-sqlite-retention-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap();
+    Dir(path)
+}
+
+async fn open(path: &Path) -> SqliteStore {
+    SqliteStore::builder()
+        .path(path)
+        .integrity(keyring())
+        .open()
+        .await
+        .unwrap()
+}
+
+/// 100 entries, entry `i` (id `i + 1`) dated `100 - i` days before `now`.
+async fn aged(store: &SqliteStore, now: DateTime<Utc>) {
+    let events = (0..100)
+        .map(|i| {
+            AuditEvent::new("POST /validate/check")
+                .user(format!("searchable-user-{i}"))
+                .date(now - TimeDelta::days(100 - i))
+        })
+        .collect();
+    store.append(events).await.unwrap();
+}
+
+/// Purges the entries older than 50½ days: ids 1 to 50.
+async fn purge_half(store: &SqliteStore, now: DateTime<Utc>) {
+    let policy = Retention::max_age(TimeDelta::days(50) + TimeDelta::hours(12)).unwrap();
+    let report = purge(store, &policy, now, false).await.unwrap();
+    assert_eq!(report.purged, 50);
+}
+
+fn scalar(path: &Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn tamper(path: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+async fn first_break(path: &Path) -> Option<(i64, BreakKind)> {
+    let store = open(path).await;
+    let verification = verify(&store, &keyring()).await.unwrap();
+    store.close().await.unwrap();
+    verification.first_break.map(|b| (b.id, b.kind))
+}
+
+#[tokio::test]
+async fn a_purge_keeps_index_counters_and_chain_consistent() {
+    let dir = dir("consistent");
+    let path = dir.0.join("audit.db");
+    let now = Utc::now();
+    let store = open(&path).await;
+    aged(&store, now).await;
+    purge_half(&store, now).await;
+
+    let page = store.query(&AuditQuery::new()).await.unwrap();
+    assert_eq!((page.filter_count, page.total_count), (50, 50));
+    // Users 5 and 50 to 59 contain the needle; 5 is gone.
+    let found = AuditQuery::new().find("searchable-user-5").unwrap();
+    assert_eq!(store.count(&found).await.unwrap().filter_count, 10);
+    store.close().await.unwrap();
+
+    assert_eq!(scalar(&path, "SELECT count(*) FROM audit_entries"), 50);
+    assert_eq!(
+        scalar(&path, "SELECT count(*) FROM audit_search"),
+        50,
+        "the search index forgot the purged rows"
+    );
+    assert_eq!(
+        scalar(
+            &path,
+            "SELECT value FROM audit_counters WHERE name = 'entries'"
+        ),
+        50
+    );
+    assert_eq!(scalar(&path, "SELECT count(*) FROM audit_checkpoints"), 1);
+    assert_eq!(first_break(&path).await, None);
+}
+
+#[tokio::test]
+async fn tampering_after_a_purge_is_still_found() {
+    let cases: [(&str, &str, i64, BreakKind); 4] = [
+        (
+            "deleted after the purge",
+            "DELETE FROM audit_entries WHERE id = 70",
+            71,
+            BreakKind::Missing { previous: 69 },
+        ),
+        (
+            "forged checkpoint over a deleted entry",
+            "DELETE FROM audit_entries WHERE id = 70; \
+             INSERT INTO audit_checkpoints VALUES (70, 70, zeroblob(32), zeroblob(32), 1, 0, 'k1', zeroblob(32))",
+            71,
+            BreakKind::Missing { previous: 69 },
+        ),
+        (
+            "checkpoint stretched over a deleted entry",
+            "DELETE FROM audit_entries WHERE id = 51; UPDATE audit_checkpoints SET last = 51",
+            52,
+            BreakKind::Missing { previous: 0 },
+        ),
+        (
+            "changed after the purge",
+            "UPDATE audit_entries SET \"user\" = 'mallory' WHERE id = 60",
+            60,
+            BreakKind::Altered,
+        ),
+    ];
+    for (name, sql, id, kind) in cases {
+        let dir = dir(&name.replace(' ', "-"));
+        let path = dir.0.join("audit.db");
+        let now = Utc::now();
+        let store = open(&path).await;
+        aged(&store, now).await;
+        purge_half(&store, now).await;
+        store.close().await.unwrap();
+        assert_eq!(first_break(&path).await, None, "{name}: intact before");
+        tamper(&path, sql);
+        assert_eq!(first_break(&path).await, Some((id, kind)), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_go_on_while_a_purge_runs() {
+    let dir = dir("concurrent");
+    let path = dir.0.join("audit.db");
+    let now = Utc::now();
+    let store = Arc::new(open(&path).await);
+    let old: Vec<AuditEvent> = (0..6_000)
+        .map(|i| {
+            AuditEvent::new("POST /old")
+                .user(format!("old-{i}"))
+                .date(now - TimeDelta::days(400))
+        })
+        .collect();
+    store.append(old).await.unwrap();
+
+    let writer = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for round in 0..40 {
+                let batch = (0..25)
+                    .map(|i| AuditEvent::new("POST /new").user(format!("new-{round}-{i}")))
+                    .collect();
+                ids.extend(store.append(batch).await.unwrap());
+                tokio::task::yield_now().await;
+            }
+            ids
+        })
+    };
+    let policy = Retention::max_age(TimeDelta::days(365)).unwrap();
+    let report = purge(&*store, &policy, now, false).await.unwrap();
+    let written = writer.await.unwrap();
+
+    // The newest old entry may be kept as the chain's anchor when no new entry came first.
+    assert!(report.purged >= 5_999, "purged {}", report.purged);
+    assert!(report.chunks >= 3, "{} chunks", report.chunks);
+    let remaining = store.count(&AuditQuery::new()).await.unwrap().total_count;
+    assert_eq!(remaining, 6_000 - report.purged + written.len() as u64);
+    let verification = verify(&*store, &keyring()).await.unwrap();
+    assert_eq!(verification.first_break, None);
+    assert_eq!(verification.checked, remaining);
+}
