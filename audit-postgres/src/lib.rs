@@ -3,6 +3,7 @@
 mod bind;
 mod dialect;
 mod error;
+mod purge;
 mod schema;
 mod stats;
 
@@ -10,11 +11,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use audit_core::integrity::{
-    Chain, ChainCheck, ChainChecker, GENESIS, Keyring, Link, Mac, Seal, StoredEntry,
+    Chain, ChainCheck, ChainChecker, Checkpoint, Checkpoints, GENESIS, Keyring, Link, Mac, Seal,
+    StoredEntry,
 };
+use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
-    StoredRow, count_statement, decode_entry, encode_event, page_statement, validate_identifier,
-    where_clause,
+    StoredRow, count_statement, decode_entry, encode_event, page_statement, purge_count_statement,
+    validate_identifier, where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -599,6 +602,7 @@ impl AuditStore for PostgresStore {
     async fn check_chain(
         &self,
         keyring: &Keyring,
+        checkpoints: &Checkpoints,
         after: AuditId,
         limit: u32,
     ) -> Result<ChainCheck> {
@@ -613,7 +617,7 @@ impl AuditStore for PostgresStore {
             .during("checking the chain")?;
         let texts_count = Column::TEXT.len();
         let at = 3 + texts_count;
-        let mut checker = ChainChecker::new(keyring, after);
+        let mut checker = ChainChecker::new(keyring, checkpoints, after);
         let mut last_id = None;
         for row in &rows {
             // Values are borrowed from the row: no entry is rebuilt.
@@ -648,6 +652,58 @@ impl AuditStore for PostgresStore {
             }
         }
         Ok(checker.finish(last_id))
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let client = self.pool.get().await.during("connecting")?;
+        purge::read_checkpoints(&client, &self.names, None).await
+    }
+
+    /// Deletes in chunks, one transaction each under an advisory lock that serializes purges
+    /// across instances; appends wait at most for one chunk's commit.
+    async fn purge(&self, request: &PurgeRequest) -> Result<PurgeReport> {
+        if request.dry_run {
+            let statement = build(&purge_count_statement(
+                &self.names.table,
+                request,
+                Utc::now(),
+                &self.dialect,
+            ))?;
+            let client = self.pool.get().await.during("connecting")?;
+            let rows = client
+                .query_typed(&statement.sql, &typed(&statement.params))
+                .await
+                .during("counting entries to purge")?;
+            let purged = match rows.first() {
+                Some(row) => read_count(row)?,
+                None => 0,
+            };
+            return Ok(PurgeReport {
+                purged,
+                chunks: 0,
+                dry_run: true,
+            });
+        }
+        let mut report = PurgeReport::default();
+        let mut after = 0;
+        loop {
+            let mut client = self.pool.get().await.during("connecting")?;
+            let done = purge::purge_chunk(
+                &mut client,
+                &self.names,
+                &self.dialect,
+                self.keyring.as_ref(),
+                request,
+                after,
+            )
+            .await?;
+            report.purged += done.deleted;
+            report.chunks += 1;
+            match done.next {
+                Some(next) => after = next,
+                None => return Ok(report),
+            }
+        }
     }
 
     async fn seals(&self, ids: &[AuditId]) -> Result<Vec<(AuditId, Option<Seal>)>> {

@@ -11,7 +11,7 @@ use crate::error::Context;
 /// Marks the store's tables as its own in the metadata table.
 pub(crate) const APPLICATION: &str = "audit-postgres";
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i32 = 2;
+pub(crate) const SCHEMA_VERSION: i32 = 3;
 
 /// Whether free text and `*` wildcards are narrowed by the trigram index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,7 @@ pub(crate) struct Names {
     pub(crate) entries: String,
     pub(crate) counters: String,
     pub(crate) meta: String,
+    pub(crate) checkpoints: String,
     pub(crate) sequence: String,
     pub(crate) search_index: String,
 }
@@ -56,6 +57,7 @@ impl Names {
             entries: qualified(table),
             counters: qualified(&format!("{table}_counters")),
             meta: qualified(&format!("{table}_meta")),
+            checkpoints: qualified(&format!("{table}_checkpoints")),
             sequence: qualified(&format!("{table}_id_seq")),
             search_index: format!("{table}_search"),
         }
@@ -64,6 +66,14 @@ impl Names {
     /// The advisory lock that serializes schema changes to this table across every instance.
     fn lock_key(&self) -> i64 {
         fnv1a(&format!("{APPLICATION}\0{}\0{}", self.schema, self.table))
+    }
+
+    /// The advisory lock that serializes purges of this table across every instance.
+    pub(crate) fn purge_lock_key(&self) -> i64 {
+        fnv1a(&format!(
+            "{APPLICATION}\0purge\0{}\0{}",
+            self.schema, self.table
+        ))
     }
 }
 
@@ -131,7 +141,21 @@ pub(crate) fn total_sql(names: &Names) -> String {
 
 /// The migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
 fn migrations(names: &Names) -> Vec<Vec<String>> {
-    vec![create_version_1(names), add_seals(names)]
+    vec![
+        create_version_1(names),
+        add_seals(names),
+        add_checkpoints(names),
+    ]
+}
+
+/// Version 3: the signed checkpoints purges leave (see `audit_core::retention`).
+fn add_checkpoints(names: &Names) -> Vec<String> {
+    vec![format!(
+        "CREATE TABLE {} (\"first\" BIGINT PRIMARY KEY, \"last\" BIGINT NOT NULL, \
+         \"before\" BYTEA NOT NULL, \"last_mac\" BYTEA NOT NULL, \"purged\" BIGINT NOT NULL, \
+         \"purged_at\" BIGINT NOT NULL, \"key_id\" TEXT NOT NULL, \"signature\" BYTEA NOT NULL)",
+        names.checkpoints
+    )]
 }
 
 /// Version 2: every entry may carry an integrity seal, and the counter row keeps the MAC of

@@ -10,3 +10,11 @@ mod with_search_index {
 mod without_search_index {
     audit_core::conformance_tests!(|| async { crate::support::fresh_store(false).await });
 }
+
+mod retention_with_search_index {
+    audit_core::retention_tests!(|| async { crate::support::fresh_sealed_store(true).await });
+}
+
+mod retention_without_search_index {
+    audit_core::retention_tests!(|| async { crate::support::fresh_sealed_store(false).await });
+}

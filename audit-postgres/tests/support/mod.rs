@@ -475,10 +475,20 @@ pub struct TestStore {
 impl TestStore {
     /// Opens a store with the search index on or off in a fresh schema.
     pub async fn open(search_index: bool) -> Self {
+        TestStore::open_with(search_index, None).await
+    }
+
+    /// Like [`TestStore::open`], sealing with `keyring` when given.
+    pub async fn open_with(
+        search_index: bool,
+        keyring: Option<audit_core::integrity::Keyring>,
+    ) -> Self {
         let schema = Schema::new();
-        let store = schema
-            .builder()
-            .search_index(search_index)
+        let mut builder = schema.builder().search_index(search_index);
+        if let Some(keyring) = keyring {
+            builder = builder.integrity(keyring);
+        }
+        let store = builder
             .open()
             .await
             .unwrap_or_else(|e| panic!("opening the store failed: {e}"));
@@ -510,9 +520,53 @@ impl AuditStore for TestStore {
     ) -> audit_core::Result<audit_core::Statistics> {
         self.store.statistics(request).await
     }
+
+    async fn chain(
+        &self,
+        after: AuditId,
+        limit: u32,
+    ) -> audit_core::Result<Vec<audit_core::integrity::Link>> {
+        self.store.chain(after, limit).await
+    }
+
+    async fn check_chain(
+        &self,
+        keyring: &audit_core::integrity::Keyring,
+        checkpoints: &audit_core::integrity::Checkpoints,
+        after: AuditId,
+        limit: u32,
+    ) -> audit_core::Result<audit_core::integrity::ChainCheck> {
+        self.store
+            .check_chain(keyring, checkpoints, after, limit)
+            .await
+    }
+
+    async fn seals(
+        &self,
+        ids: &[AuditId],
+    ) -> audit_core::Result<Vec<(AuditId, Option<audit_core::integrity::Seal>)>> {
+        self.store.seals(ids).await
+    }
+
+    async fn checkpoints(&self) -> audit_core::Result<Vec<audit_core::integrity::Checkpoint>> {
+        self.store.checkpoints().await
+    }
+
+    async fn purge(
+        &self,
+        request: &audit_core::retention::PurgeRequest,
+    ) -> audit_core::Result<audit_core::retention::PurgeReport> {
+        self.store.purge(request).await
+    }
 }
 
 /// A fresh, empty store for the conformance kit.
 pub async fn fresh_store(search_index: bool) -> Arc<dyn AuditStore> {
     Arc::new(TestStore::open(search_index).await)
+}
+
+/// A fresh, empty store sealing with the kit's retention key.
+pub async fn fresh_sealed_store(search_index: bool) -> Arc<dyn AuditStore> {
+    let keyring = audit_core::testkit::retention_keyring();
+    Arc::new(TestStore::open_with(search_index, Some(keyring)).await)
 }
