@@ -16,7 +16,7 @@ use crate::api::request::{
 use crate::column::Column;
 use crate::csv::{CsvColumn, CsvLayout, csv_stream, format_duration_micros};
 use crate::event::{AuditEntry, AuditId};
-use crate::integrity::{GENESIS, Keyring, Seal, check_seal};
+use crate::integrity::{Checkpoints, GENESIS, Keyring, Seal, check_seal};
 use crate::query::{AuditQuery, Condition, Direction, Field, Sort, TimeLimit};
 use crate::scope::Scope;
 use crate::store::AuditStore;
@@ -179,6 +179,18 @@ impl PrivacyIdea {
             Err(_) => return vec![("FAIL", "FAIL"); entries.len()],
         };
         let ok = |good: bool| if good { "OK" } else { "FAIL" };
+        // Only an entry right after a purged stretch needs the checkpoints, which say what its
+        // missing predecessor was sealed with.
+        let after_gap = entries
+            .iter()
+            .any(|e| e.id() > 1 && !seals.contains_key(&(e.id() - 1)));
+        let checkpoints = match after_gap {
+            true => match self.store.checkpoints().await {
+                Ok(stored) => Checkpoints::authentic(keyring, stored),
+                Err(_) => Checkpoints::none(),
+            },
+            false => Checkpoints::none(),
+        };
         entries
             .iter()
             .map(|entry| {
@@ -188,6 +200,7 @@ impl PrivacyIdea {
                     seals
                         .get(&(entry.id() - 1))
                         .map(|seal| seal.as_ref().map_or(GENESIS, |s| s.mac))
+                        .or_else(|| checkpoints.mac_at_end(entry.id() - 1))
                 };
                 let signed = match (seals.get(&entry.id()), previous) {
                     (Some(Some(seal)), Some(previous)) => {
