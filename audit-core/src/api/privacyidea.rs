@@ -90,7 +90,14 @@ pub const AUTHENTICATION_ERROR: u32 = 4033;
 /// privacyIDEA's error code for a policy denial.
 pub const POLICY_ERROR: u32 = 303;
 
-const CONTROL_KEYS: [&str; 5] = ["page", "page_size", "sortorder", "sortname", "timelimit"];
+const CONTROL_KEYS: [&str; 6] = [
+    "page",
+    "page_size",
+    "sortorder",
+    "sortname",
+    "timelimit",
+    "find",
+];
 
 /// The column a privacyIDEA filter or sort key names (`loglevel` is accepted for `log_level`).
 fn column_for_key(key: &str) -> Option<Column> {
@@ -393,6 +400,13 @@ impl PrivacyIdea {
                     if !value.is_empty() {
                         let limit: TimeLimit = value.parse()?;
                         query = query.time_limit(limit);
+                    }
+                }
+                // An extension: free text over every column the caller may see (the scope
+                // takes hidden columns out of the search).
+                "find" => {
+                    if !value.is_empty() {
+                        query = query.find(value)?;
                     }
                 }
                 _ => match column_for_key(key) {
