@@ -10,6 +10,7 @@ use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bind::row_value;
+use crate::checkpointer::Checkpointer;
 use crate::error::Context;
 use crate::purge::{PurgeJob, purge_chunk};
 use crate::schema::{Names, insert_sealed_sql, insert_sql, search_text};
@@ -36,6 +37,7 @@ pub(crate) fn spawn(
     names: Names,
     search: bool,
     keyring: Option<Keyring>,
+    checkpointer: Option<Checkpointer>,
 ) -> std::io::Result<(mpsc::Sender<Job>, oneshot::Receiver<()>)> {
     let (sender, receiver) = mpsc::channel(256);
     let (done, stopped) = oneshot::channel();
@@ -47,7 +49,13 @@ pub(crate) fn spawn(
                 search,
                 keyring,
             };
-            run(conn, &writer, receiver);
+            let mut conn = conn;
+            run(&mut conn, &writer, receiver);
+            // Stopped before the write connection closes, whose close checkpoints the rest.
+            if let Some(checkpointer) = checkpointer {
+                checkpointer.stop();
+            }
+            drop(conn);
             let _ = done.send(());
         })?;
     Ok((sender, stopped))
@@ -67,7 +75,7 @@ struct Tail {
     chain: Chain,
 }
 
-fn run(mut conn: Connection, writer: &Writer, mut receiver: mpsc::Receiver<Job>) {
+fn run(conn: &mut Connection, writer: &Writer, mut receiver: mpsc::Receiver<Job>) {
     let mut held = None;
     loop {
         let Some(job) = held.take().or_else(|| receiver.blocking_recv()) else {
@@ -77,7 +85,7 @@ fn run(mut conn: Connection, writer: &Writer, mut receiver: mpsc::Receiver<Job>)
             Job::Write(request) => request,
             Job::Purge(job) => {
                 let outcome = purge_chunk(
-                    &mut conn,
+                    conn,
                     &writer.names,
                     writer.search,
                     writer.keyring.as_ref(),
@@ -103,7 +111,7 @@ fn run(mut conn: Connection, writer: &Writer, mut receiver: mpsc::Receiver<Job>)
                 Err(_) => break,
             }
         }
-        match write_group(&mut conn, writer, &group) {
+        match write_group(conn, writer, &group) {
             Ok(outcomes) => {
                 for (request, outcome) in group.into_iter().zip(outcomes) {
                     let _ = request.reply.send(outcome);
