@@ -293,7 +293,9 @@
     for (const key of columns) {
       if (wanted.has(key) && !shown.includes(key)) shown.push(key);
     }
-    return columns.filter((c) => shown.includes(c));
+    // The usual columns in their usual order, then the others in the server's order.
+    const rank = (c) => (DEFAULT_COLUMNS.includes(c) ? DEFAULT_COLUMNS.indexOf(c) : 100);
+    return columns.filter((c) => shown.includes(c)).sort((a, b) => rank(a) - rank(b));
   }
 
   function cellText(key, value) {
