@@ -534,3 +534,35 @@ fn refusals_and_empty_results_are_explained() {
     drop(browser);
     server.stop();
 }
+
+/// Draws `docs/viewer.png` and `docs/viewer-statistics.png` for the README from 10,000 demo
+/// events: `cargo test -p audit-examples --test browser -- --ignored readme`.
+#[test]
+#[ignore = "writes the README's screenshots into docs/"]
+fn readme_screenshots() {
+    let server = Server::start(&["--admin", "admin:secret", "--demo", "10000"]);
+    let browser = Browser::start("readme");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    browser.goto(&format!(
+        "{}/#action=*validate*&success=0&timelimit=7d",
+        server.base
+    ));
+    assert_eq!(settled(&browser), "login");
+    assert_eq!(log_in(&browser, "admin", "secret"), "ready");
+    std::fs::write(docs.join("viewer.png"), browser.screenshot().unwrap()).unwrap();
+    browser.set_window(1366, 1000);
+    browser.goto(&format!("{}/#timelimit=30d&view=stats", server.base));
+    assert_eq!(settled(&browser), "ready");
+    browser.wait_for(
+        "the charts to be decoded",
+        "return [...document.querySelectorAll('#charts img')].every(i => i.naturalWidth > 0);",
+        &[],
+    );
+    std::fs::write(
+        docs.join("viewer-statistics.png"),
+        browser.screenshot().unwrap(),
+    )
+    .unwrap();
+    drop(browser);
+    server.stop();
+}
