@@ -223,9 +223,9 @@ fn the_viewer_lists_filters_sorts_pages_downloads_and_charts_what_the_api_answer
         );
     }
 
-    // A filter per column, with the wildcard and negation syntax.
-    browser.type_into("input.filter[data-key=user]", &format!("alice{ENTER}"));
-    assert_eq!(settled(&browser), "ready");
+    // A filter per column, with the wildcard and negation syntax; what is typed in one field
+    // and not yet sent goes along with Enter in the next.
+    browser.type_into("input.filter[data-key=user]", "alice");
     browser.type_into(
         "input.filter[data-key=action]",
         &format!("!*validate*{ENTER}"),

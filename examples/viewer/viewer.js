@@ -347,9 +347,9 @@
         input.placeholder = Object.hasOwn(PLACEHOLDERS, key) ? PLACEHOLDERS[key] : "filter";
         input.title = "Exact value; * matches any text (case-insensitive); a leading ! negates";
         input.setAttribute("aria-label", `Filter ${label(key)}`);
-        input.addEventListener("input", () => filterChanged(input, false));
+        input.addEventListener("input", () => filterChanged(false));
         input.addEventListener("keydown", (e) => {
-          if (e.key === "Enter") filterChanged(input, true);
+          if (e.key === "Enter") filterChanged(true);
         });
         cell.append(input);
       }
@@ -471,24 +471,40 @@
 
   let typing = null;
 
-  function filterChanged(input, now) {
+  // Reads every filter field and the search box at once, so that typing in one field and
+  // then quickly in another loses neither; every other action takes in what was typed first.
+  function absorbInputs() {
     clearTimeout(typing);
-    const apply = () => {
-      const value = input.value.trim();
+    let changed = false;
+    const find = $("find").value.trim();
+    if (find !== state.find) {
+      state.find = find;
+      changed = true;
+    }
+    for (const input of $("filters").querySelectorAll("input")) {
       const key = input.dataset.key;
-      const old = key === undefined ? state.find : (state.filters.get(key) ?? "");
-      if (value === old) return;
-      if (key === undefined) state.find = value;
-      else if (value === "") state.filters.delete(key);
+      const value = input.value.trim();
+      if (value === (state.filters.get(key) ?? "")) continue;
+      if (value === "") state.filters.delete(key);
       else state.filters.set(key, value);
-      state.page = 1;
-      load();
-    };
-    if (now) apply();
-    else typing = setTimeout(apply, 400);
+      changed = true;
+    }
+    if (changed) state.page = 1;
+    return changed;
+  }
+
+  function applyInputs() {
+    if (absorbInputs()) load();
+  }
+
+  function filterChanged(now) {
+    clearTimeout(typing);
+    if (now) applyInputs();
+    else typing = setTimeout(applyInputs, 400);
   }
 
   function sortBy(key) {
+    absorbInputs();
     const [sortname, sortorder] = effectiveSort();
     if (key === sortname) {
       state.sortname = key;
@@ -502,6 +518,7 @@
   }
 
   function goToPage(page) {
+    if (absorbInputs()) page = 1;
     state.page = Math.max(1, page);
     load();
   }
@@ -538,6 +555,11 @@
   async function downloadCsv() {
     const button = $("csv");
     const before = document.body.dataset.state;
+    if (absorbInputs()) {
+      // What was typed changes what is downloaded: show it first.
+      load();
+      return;
+    }
     button.disabled = true;
     document.body.dataset.state = "loading";
     say("Preparing the CSV download…", "info");
@@ -680,16 +702,18 @@
   function start() {
     $("login").addEventListener("submit", logIn);
     $("logout").addEventListener("click", () => logOut(""));
-    $("find").addEventListener("input", () => filterChanged($("find"), false));
+    $("find").addEventListener("input", () => filterChanged(false));
     $("find").addEventListener("keydown", (e) => {
-      if (e.key === "Enter") filterChanged($("find"), true);
+      if (e.key === "Enter") filterChanged(true);
     });
     $("window").addEventListener("change", () => {
+      absorbInputs();
       state.timelimit = $("window").value;
       state.page = 1;
       load();
     });
     $("page-size").addEventListener("change", () => {
+      absorbInputs();
       state.pageSize = wholeNumber($("page-size").value, DEFAULT_PAGE_SIZE, 1000);
       state.page = 1;
       load();
@@ -708,10 +732,12 @@
     });
     $("csv").addEventListener("click", downloadCsv);
     $("tab-table").addEventListener("click", () => {
+      absorbInputs();
       state.view = "table";
       load();
     });
     $("tab-stats").addEventListener("click", () => {
+      absorbInputs();
       state.view = "stats";
       load();
     });
