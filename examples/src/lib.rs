@@ -8,6 +8,7 @@ pub mod demo;
 pub mod ingest;
 pub mod server;
 pub mod startup;
+pub mod viewer;
 
 use std::sync::Arc;
 use std::time::Instant;

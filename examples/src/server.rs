@@ -26,6 +26,10 @@ pub fn router(app: Arc<App>, max_ingest_bytes: usize) -> Router {
         .route("/vault_rest/audit/{start}/{count}", get(vault))
         .route("/events", post(ingest))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(viewer))
+        .route("/index.html", get(viewer))
+        .route("/viewer.js", get(viewer))
+        .route("/viewer.css", get(viewer))
         .layer(DefaultBodyLimit::max(max_ingest_bytes))
         .with_state(app)
 }
@@ -86,6 +90,11 @@ async fn login(
     let api = to_api(&method, &uri, &headers);
     let who = caller(address, &api);
     into_response(app.login(&api, &body, &who).await)
+}
+
+async fn viewer(uri: Uri) -> Response {
+    crate::viewer::asset(uri.path())
+        .map_or_else(|| StatusCode::NOT_FOUND.into_response(), into_response)
 }
 
 async fn privacyidea(

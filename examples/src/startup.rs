@@ -112,6 +112,7 @@ pub async fn prepare(config: &Config) -> Result<Started, String> {
 /// Prints where the server listens and how to log in.
 pub fn announce(address: SocketAddr, started: &Started) {
     println!("audit server listening on http://{address}");
+    println!("  viewer:      http://{address}/  (open it in a browser)");
     println!("  privacyIDEA: GET http://{address}/audit/  (token from POST http://{address}/auth)");
     println!("  statistics:  GET http://{address}/audit/statistics?days=30  (charts as data URIs)");
     println!(

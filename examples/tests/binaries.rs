@@ -76,6 +76,20 @@ async fn survives_sigterm(binary: &str, name: &str) {
             .status(),
         200
     );
+    // The viewer's files, each under the policy that keeps entries from running as script.
+    for (path, needle) in [
+        ("/", "viewer.js"),
+        ("/viewer.js", "textContent"),
+        ("/viewer.css", "table"),
+    ] {
+        let page = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        assert_eq!(
+            page.headers()["content-security-policy"],
+            audit_examples::viewer::CONTENT_SECURITY_POLICY
+        );
+        assert!(page.text().await.unwrap().contains(needle), "{path}");
+    }
     terminate(&mut child);
 
     let (mut child, base) = launch(

@@ -83,6 +83,11 @@ async fn ingest(app: Data<App>, request: HttpRequest, body: Bytes) -> HttpRespon
     )
 }
 
+async fn viewer(request: HttpRequest) -> HttpResponse {
+    audit_examples::viewer::asset(request.path())
+        .map_or_else(|| HttpResponse::NotFound().finish(), respond)
+}
+
 async fn run(config: Config) -> Result<(), String> {
     let started = startup::prepare(&config).await?;
     let app: Data<App> = Data::from(Arc::clone(&started.app));
@@ -99,6 +104,10 @@ async fn run(config: Config) -> Result<(), String> {
             .route("/vault_rest/audit/{start}/{count}", web::get().to(vault))
             .route("/events", web::post().to(ingest))
             .route("/healthz", web::get().to(|| async { "ok" }))
+            .route("/", web::get().to(viewer))
+            .route("/index.html", web::get().to(viewer))
+            .route("/viewer.js", web::get().to(viewer))
+            .route("/viewer.css", web::get().to(viewer))
     })
     .workers(2)
     .bind(config.listen)
