@@ -1,7 +1,8 @@
 //! Retention under load: fills a sealed store with the benchmark data set, purges the older
 //! half (`Retention::MaxAge(45 days)` at the data set's end) while a writer appends batches of
 //! 100 events without pause, and reports how long the purge took and how long the writer ever
-//! waited; then verifies the whole chain over the purge's checkpoint.
+//! waited, next to the same writer's waits without a purge (10 s before it); then verifies the
+//! whole chain over the purge's checkpoint.
 //!
 //! ```text
 //! purge_probe BACKEND [ROWS]
@@ -84,6 +85,45 @@ async fn open(backend: &str) -> Result<(Arc<dyn AuditStore>, Option<TempDir>), F
     }
 }
 
+/// Appends batches of [`WRITER_BATCH`] one after the other until `stop` is set or `duration`
+/// has passed, and returns how long each append took.
+async fn writer(
+    store: &Arc<dyn AuditStore>,
+    generator: &EventGenerator,
+    next: &mut u64,
+    stop: Option<&AtomicBool>,
+    duration: Duration,
+) -> Result<Vec<Duration>, audit_core::Error> {
+    let started = Instant::now();
+    let mut waits = Vec::new();
+    while !stop.is_some_and(|s| s.load(Ordering::Relaxed)) && started.elapsed() < duration {
+        let batch = generator.range(*next..*next + WRITER_BATCH).collect();
+        let append = Instant::now();
+        store.append(batch).await?;
+        waits.push(append.elapsed());
+        *next += WRITER_BATCH;
+    }
+    Ok(waits)
+}
+
+fn report_waits(what: &str, waits: &[Duration]) {
+    let mut sorted = waits.to_vec();
+    sorted.sort_unstable();
+    let quantile = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "{what}: {} appends of {WRITER_BATCH}; wait median {:.1?}, p99 {:.1?}, longest {:.1?}",
+        sorted.len(),
+        quantile(0.5),
+        quantile(0.99),
+        sorted.last().copied().unwrap_or_default()
+    );
+}
+
 fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
 }
@@ -123,47 +163,32 @@ async fn run() -> Result<(), Failure> {
         started.elapsed()
     );
 
+    // The writer alone first, for as long as the purge will take about: its waits without a
+    // purge are the baseline for its waits with one.
+    let mut next = rows as u64;
+    let alone = writer(&store, &generator, &mut next, None, Duration::from_secs(10)).await?;
+    report_waits("writer alone for 10 s", &alone);
+
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
+    let appender = {
         let (store, stop, generator) = (Arc::clone(&store), Arc::clone(&stop), generator.clone());
         tokio::spawn(async move {
-            let mut waits = Vec::new();
-            let mut next = rows as u64;
-            while !stop.load(Ordering::Relaxed) {
-                let batch = generator.range(next..next + WRITER_BATCH).collect();
-                let started = Instant::now();
-                store.append(batch).await?;
-                waits.push(started.elapsed());
-                next += WRITER_BATCH;
-            }
-            Ok::<_, audit_core::Error>(waits)
+            let mut next = next;
+            writer(&store, &generator, &mut next, Some(&stop), Duration::MAX).await
         })
     };
     let started = Instant::now();
     let report = purge(&*store, &policy, END, false).await?;
     let took = started.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let mut waits = writer.await??;
-    waits.sort_unstable();
-    let quantile = |q: f64| {
-        waits
-            .get(((waits.len() as f64 * q) as usize).min(waits.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let during = appender.await??;
     println!(
         "purge: {} entries in {} chunks in {took:.1?} ({:.0}/s)",
         report.purged,
         report.chunks,
         per_second(report.purged, took)
     );
-    println!(
-        "writer meanwhile: {} appends of {WRITER_BATCH}; wait median {:.1?}, p99 {:.1?}, longest {:.1?}",
-        waits.len(),
-        quantile(0.5),
-        quantile(0.99),
-        waits.last().copied().unwrap_or_default()
-    );
+    report_waits("writer during the purge", &during);
 
     let started = Instant::now();
     let verification = verify(&*store, &keyring()?).await?;
