@@ -324,6 +324,21 @@ fn the_viewer_lists_filters_sorts_pages_downloads_and_charts_what_the_api_answer
     assert_eq!(status, 200);
     assert_eq!(String::from_utf8(csv).unwrap(), expected_csv);
 
+    // Free text narrows the listing as `find` does; cleared, the listing is as before.
+    browser.type_into("#find", &format!("TOKEN{ENTER}"));
+    assert_eq!(settled(&browser), "ready");
+    let found = api.listing(&format!("{sorted}&timelimit=7d&page_size=50&find=TOKEN"));
+    assert!(
+        found["count"].as_u64().unwrap() > 0,
+        "the week has token entries"
+    );
+    assert_eq!(column(&rows(&browser), "number"), numbers(&found));
+    assert!(hash(&browser).contains("find=TOKEN"));
+    browser.run("document.getElementById('find').value = '';", &[]);
+    browser.type_into("#find", ENTER);
+    assert_eq!(settled(&browser), "ready");
+    assert!(!hash(&browser).contains("find="));
+
     // Statistics for the current filters over all time: the totals of the listing, and charts
     // the browser could decode.
     browser.click("#window option[value='']");
