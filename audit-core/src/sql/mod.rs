@@ -24,10 +24,10 @@ mod row;
 mod stats;
 mod translate;
 
+pub use purge::{purge_count_statement, purge_scan_statement, purge_start_statement};
 pub use row::{
     RowValue, StoredRow, decode_entry, encode_event, folded_column_name, stored_columns,
 };
-pub use purge::{purge_count_statement, purge_scan_statement, purge_start_statement};
 pub use stats::{bucket_start, filtered_selection};
 pub use translate::{
     SqlDialect, count_statement, like_contains, like_pattern, page_statement, where_clause,
