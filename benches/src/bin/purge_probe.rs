@@ -137,7 +137,7 @@ fn main() -> Result<(), Failure> {
 }
 
 async fn run() -> Result<(), Failure> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).collect::<Vec<_>>().into_iter();
     let backend = args.next().unwrap_or_else(|| "sqlite".to_owned());
     let rows = match args.next() {
         Some(rows) => rows.parse()?,
