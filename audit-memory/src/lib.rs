@@ -219,7 +219,11 @@ impl AuditStore for MemoryStore {
     async fn purge(&self, request: &PurgeRequest) -> Result<PurgeReport> {
         let mut table = self.write();
         let filter = Filter::compile(&request.selection, Utc::now(), &table);
-        let end = table.ids.partition_point(|id| *id < request.below);
+        // The newest entry is never purged, whatever bound the request names.
+        let end = table
+            .ids
+            .partition_point(|id| *id < request.below)
+            .min(table.len().saturating_sub(1));
         let doomed = |row: usize| filter.matches(&table, row);
         let Some(start) = (0..end).find(|row| doomed(*row)) else {
             return Ok(PurgeReport {
@@ -246,14 +250,23 @@ impl AuditStore for MemoryStore {
             (table.ids[row], mac)
         });
         let sealing = self.keyring.as_ref().map(|k| (k, Utc::now()));
+        let first_break = self.keyring.as_ref().and_then(|keyring| {
+            let last = rows
+                .iter()
+                .rev()
+                .find(|r| r.doomed)
+                .map_or(start, |r| table.row_of(r.id).unwrap_or(start));
+            table.first_break(keyring, before, start..last + 1)
+        });
         let plan = plan_chunk(
             ChunkRead {
                 before,
                 rows: &rows,
                 checkpoints: &table.checkpoints,
+                first_break,
             },
             sealing,
-        );
+        )?;
         table.remove(&plan.delete);
         table
             .checkpoints

@@ -72,7 +72,7 @@ pub(crate) fn statistics(
             .for_each(&mut visit);
     } else {
         date_walk(&table.by_date, window, None, audit_core::Direction::Asc)
-            .map(|id: AuditId| usize::try_from(id - 1).unwrap_or(0))
+            .filter_map(|id: AuditId| table.row_of(id))
             .filter(|row| filter.matches(table, *row))
             .for_each(&mut visit);
     }

@@ -6,7 +6,9 @@ use audit_core::{AuditEntry, AuditEvent, AuditId, Column};
 use chrono::DateTime;
 use rustc_hash::FxHashMap;
 
-use audit_core::integrity::{Chain, Checkpoint, GENESIS, Keyring, Mac, Seal};
+use audit_core::integrity::{
+    Break, Chain, ChainChecker, Checkpoint, Checkpoints, GENESIS, Keyring, Mac, Seal, StoredEntry,
+};
 
 use crate::date_index::DateIndex;
 use crate::dictionary::Dictionary;
@@ -173,6 +175,41 @@ impl Table {
             self.extras.get(&row).cloned().unwrap_or_default(),
         );
         AuditEntry::new(self.ids[row], event)
+    }
+
+    /// The first broken link among `rows`, checked from the entry `before` them (a purge signs
+    /// only what it has checked).
+    pub(crate) fn first_break(
+        &self,
+        keyring: &Keyring,
+        before: Option<(AuditId, Option<Mac>)>,
+        rows: std::ops::Range<usize>,
+    ) -> Option<Break> {
+        let checkpoints = Checkpoints::authentic(keyring, self.checkpoints.clone());
+        let mut checker = match before {
+            Some((id, mac)) => {
+                ChainChecker::resume(keyring, &checkpoints, id, mac.unwrap_or(GENESIS))
+            }
+            None => ChainChecker::new(keyring, &checkpoints, 0),
+        };
+        for row in rows {
+            let texts: Vec<&str> = (0..TEXT_COLUMNS).map(|i| self.text(i, row)).collect();
+            let entry = StoredEntry {
+                id: self.ids[row],
+                date: self.dates[row],
+                success: self.success[row],
+                texts: &texts,
+                start_date: self.starts[row],
+                duration: self.durations[row],
+                extra: self.extras.get(&row),
+            };
+            let seal = self.seal_of(row);
+            let seal = seal.as_ref().map(|s| (s.key_id.as_str(), &s.mac[..]));
+            if !checker.feed(&entry, seal) {
+                break;
+            }
+        }
+        checker.finish(None).first_break
     }
 
     /// Removes the rows whose ids lie in the (inclusive, ascending, disjoint) ranges.

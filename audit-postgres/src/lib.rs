@@ -16,8 +16,8 @@ use audit_core::integrity::{
 };
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
-    StoredRow, count_statement, decode_entry, encode_event, page_statement, purge_count_statement,
-    validate_identifier, where_clause,
+    StoredRow, count_statement, decode_entry, encode_event, extra_for_check, page_statement,
+    purge_count_statement, validate_identifier, where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -503,6 +503,52 @@ impl PostgresStore {
     }
 }
 
+/// Checks the chain over rows of the check statement.
+fn check_rows(
+    rows: &[Row],
+    keyring: &Keyring,
+    checkpoints: &Checkpoints,
+    after: AuditId,
+) -> Result<ChainCheck> {
+    let mut checker = ChainChecker::new(keyring, checkpoints, after);
+    let last_id = feed_rows(rows, &mut checker)?.filter(|id| *id != after);
+    Ok(checker.finish(last_id))
+}
+
+/// Feeds rows laid out as the check statement reads them (the stored row, then the seal) to
+/// `checker` until the chain breaks, with values borrowed from the rows: no entry is rebuilt.
+/// Returns the last id fed.
+fn feed_rows(rows: &[Row], checker: &mut ChainChecker<'_>) -> Result<Option<AuditId>> {
+    let texts_count = Column::TEXT.len();
+    let at = 3 + texts_count;
+    let mut last_id = None;
+    for row in rows {
+        let texts = (0..texts_count)
+            .map(|i| row.try_get::<_, &str>(3 + i))
+            .collect::<std::result::Result<Vec<&str>, _>>()
+            .map_err(unreadable)?;
+        let extra_json: Option<JsonText> = row.try_get(at + 2).map_err(unreadable)?;
+        let extra = extra_json.map(|json| extra_for_check(&json.0));
+        let id: AuditId = row.try_get(0).map_err(unreadable)?;
+        let entry = StoredEntry {
+            id,
+            date: row.try_get(1).map_err(unreadable)?,
+            success: row.try_get(2).map_err(unreadable)?,
+            texts: &texts,
+            start_date: row.try_get(at).map_err(unreadable)?,
+            duration: row.try_get(at + 1).map_err(unreadable)?,
+            extra: extra.as_ref(),
+        };
+        let key_id: Option<&str> = row.try_get(at + 3).map_err(unreadable)?;
+        let mac: Option<&[u8]> = row.try_get(at + 4).map_err(unreadable)?;
+        last_id = Some(id);
+        if !checker.feed(&entry, key_id.zip(mac)) {
+            break;
+        }
+    }
+    Ok(last_id)
+}
+
 #[async_trait]
 impl AuditStore for PostgresStore {
     async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
@@ -615,43 +661,13 @@ impl AuditStore for PostgresStore {
             )
             .await
             .during("checking the chain")?;
-        let texts_count = Column::TEXT.len();
-        let at = 3 + texts_count;
-        let mut checker = ChainChecker::new(keyring, checkpoints, after);
-        let mut last_id = None;
-        for row in &rows {
-            // Values are borrowed from the row: no entry is rebuilt.
-            let texts = (0..texts_count)
-                .map(|i| row.try_get::<_, &str>(3 + i))
-                .collect::<std::result::Result<Vec<&str>, _>>()
-                .map_err(unreadable)?;
-            let extra_json: Option<JsonText> = row.try_get(at + 2).map_err(unreadable)?;
-            // Text that is not the JSON this store wrote cannot be what was sealed.
-            let extra: Option<std::collections::BTreeMap<String, String>> =
-                extra_json.map(|json| {
-                    serde_json::from_str(&json.0)
-                        .unwrap_or_else(|_| [("\0unreadable".to_owned(), json.0.clone())].into())
-                });
-            let id: AuditId = row.try_get(0).map_err(unreadable)?;
-            let entry = StoredEntry {
-                id,
-                date: row.try_get(1).map_err(unreadable)?,
-                success: row.try_get(2).map_err(unreadable)?,
-                texts: &texts,
-                start_date: row.try_get(at).map_err(unreadable)?,
-                duration: row.try_get(at + 1).map_err(unreadable)?,
-                extra: extra.as_ref(),
-            };
-            let key_id: Option<&str> = row.try_get(at + 3).map_err(unreadable)?;
-            let mac: Option<&[u8]> = row.try_get(at + 4).map_err(unreadable)?;
-            if id != after {
-                last_id = Some(id);
-            }
-            if !checker.feed(&entry, key_id.zip(mac)) {
-                break;
-            }
-        }
-        Ok(checker.finish(last_id))
+        drop(client);
+        // The MACs are computed on a blocking thread, so the chunk verification reads next
+        // (and the server) keep the other core.
+        let (keyring, checkpoints) = (keyring.clone(), checkpoints.clone());
+        tokio::task::spawn_blocking(move || check_rows(&rows, &keyring, &checkpoints, after))
+            .await
+            .map_err(|e| Error::backend(BACKEND, "checking the chain", false, e))?
     }
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {

@@ -2,14 +2,14 @@
 //! instances never interleave), touching the counter row last so appends wait only for the
 //! commit of one chunk.
 
-use audit_core::integrity::{Checkpoint, Keyring, Mac};
+use audit_core::integrity::{ChainChecker, Checkpoint, Checkpoints, GENESIS, Keyring, Mac};
 use audit_core::retention::{ChunkRead, PurgeRequest, ScannedRow, plan_chunk};
 use audit_core::sql::{purge_scan_statement, purge_start_statement};
-use audit_core::{AuditId, Error};
+use audit_core::{AuditId, Column, Error};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 use tokio_postgres::types::Type;
+use tokio_postgres::{IsolationLevel, Row};
 
 use crate::bind::typed;
 use crate::dialect::PostgresDialect;
@@ -25,8 +25,8 @@ pub(crate) struct ChunkDone {
     pub(crate) next: Option<AuditId>,
 }
 
-fn mac_of(bytes: Option<Vec<u8>>) -> Option<Mac> {
-    bytes.and_then(|b| Mac::try_from(b.as_slice()).ok())
+fn mac_of(bytes: Option<&[u8]>) -> Option<Mac> {
+    bytes.and_then(|b| Mac::try_from(b).ok())
 }
 
 /// Runs the chunk after id `after` in its own transaction.
@@ -46,8 +46,12 @@ pub(crate) async fn purge_chunk(
         now,
         dialect,
     ))?;
+    // Read committed whatever the server's default: each statement sees what the purges before
+    // this one (serialized by the lock) committed.
     let tx = client
-        .transaction()
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
         .await
         .during("starting a purge chunk")?;
     tx.execute(
@@ -68,27 +72,38 @@ pub(crate) async fn purge_chunk(
         });
     };
     let start: AuditId = start.try_get(0).map_err(unreadable)?;
+    // The newest entry is never purged, whatever bound the request names.
+    let newest: Option<AuditId> = tx
+        .query_one(&format!("SELECT max(\"id\") FROM {}", names.entries), &[])
+        .await
+        .during("reading the newest entry")?
+        .try_get(0)
+        .map_err(unreadable)?;
+    let below = newest.unwrap_or(0);
     let scan = build(&purge_scan_statement(
         &names.table,
         request,
         start,
+        below,
         now,
         dialect,
     ))?;
-    let rows: Vec<ScannedRow> = tx
+    let scanned = tx
         .query_typed(&scan.sql, &typed(&scan.params))
         .await
-        .during("reading entries to purge")?
+        .during("reading entries to purge")?;
+    let at = 3 + Column::TEXT.len();
+    let rows: Vec<ScannedRow> = scanned
         .iter()
         .map(|row| {
             // The verdict is a bound integer literal: its width follows the binding.
-            let doomed = match row.try_get::<_, i64>(2) {
+            let doomed = match row.try_get::<_, i64>(at + 5) {
                 Ok(verdict) => verdict != 0,
-                Err(_) => row.try_get::<_, i32>(2).map_err(unreadable)? != 0,
+                Err(_) => row.try_get::<_, i32>(at + 5).map_err(unreadable)? != 0,
             };
             Ok(ScannedRow {
                 id: row.try_get(0).map_err(unreadable)?,
-                mac: mac_of(row.try_get(1).map_err(unreadable)?),
+                mac: mac_of(row.try_get(at + 4).map_err(unreadable)?),
                 doomed,
             })
         })
@@ -113,27 +128,50 @@ pub(crate) async fn purge_chunk(
     let low = before.map_or(0, |(id, _)| id);
     let high = rows.last().map_or(start, |r| r.id);
     let checkpoints = read_checkpoints(&tx, names, Some((low, high.saturating_add(1)))).await?;
+    let first_break = match keyring {
+        Some(keyring) => {
+            let trusted = Checkpoints::authentic(keyring, checkpoints.clone());
+            let mut checker = match before {
+                Some((id, mac)) => {
+                    ChainChecker::resume(keyring, &trusted, id, mac.unwrap_or(GENESIS))
+                }
+                None => ChainChecker::new(keyring, &trusted, 0),
+            };
+            crate::feed_rows(&scanned, &mut checker)?;
+            checker.finish(None).first_break
+        }
+        None => None,
+    };
     let plan = plan_chunk(
         ChunkRead {
             before,
             rows: &rows,
             checkpoints: &checkpoints,
+            first_break,
         },
         keyring.map(|k| (k, now)),
-    );
+    )?;
 
     let firsts: Vec<AuditId> = plan.delete.iter().map(|(first, _)| *first).collect();
     let lasts: Vec<AuditId> = plan.delete.iter().map(|(_, last)| *last).collect();
-    tx.execute_typed(
-        &format!(
-            "DELETE FROM {} AS e USING unnest($1::int8[], $2::int8[]) AS r(\"first\", \"last\") \
-             WHERE e.\"id\" BETWEEN r.\"first\" AND r.\"last\"",
-            names.entries
-        ),
-        &[(&firsts, Type::INT8_ARRAY), (&lasts, Type::INT8_ARRAY)],
-    )
-    .await
-    .during("deleting purged entries")?;
+    let deleted = tx
+        .execute_typed(
+            &format!(
+                "DELETE FROM {} AS e USING unnest($1::int8[], $2::int8[]) AS r(\"first\", \"last\") \
+                 WHERE e.\"id\" BETWEEN r.\"first\" AND r.\"last\"",
+                names.entries
+            ),
+            &[(&firsts, Type::INT8_ARRAY), (&lasts, Type::INT8_ARRAY)],
+        )
+        .await
+        .during("deleting purged entries")?;
+    if deleted != plan.deleted {
+        // Dropping the transaction rolls the chunk back.
+        return Err(Error::Integrity(format!(
+            "the purge planned to delete {} entries and found {deleted}: rows changed under it",
+            plan.deleted
+        )));
+    }
     if !plan.replaced.is_empty() {
         tx.execute_typed(
             &format!(
@@ -167,7 +205,7 @@ pub(crate) async fn purge_chunk(
         .await
         .during("writing a checkpoint")?;
     }
-    let deleted = i64::try_from(plan.deleted).unwrap_or(i64::MAX);
+    let deleted = i64::try_from(deleted).unwrap_or(i64::MAX);
     tx.execute(
         &format!(
             "UPDATE {} SET \"entries\" = \"entries\" - $1",

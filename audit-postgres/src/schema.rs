@@ -150,12 +150,16 @@ fn migrations(names: &Names) -> Vec<Vec<String>> {
 
 /// Version 3: the signed checkpoints purges leave (see `audit_core::retention`).
 fn add_checkpoints(names: &Names) -> Vec<String> {
-    vec![format!(
-        "CREATE TABLE {} (\"first\" BIGINT PRIMARY KEY, \"last\" BIGINT NOT NULL, \
+    vec![
+        format!(
+            "CREATE TABLE {} (\"first\" BIGINT PRIMARY KEY, \"last\" BIGINT NOT NULL, \
          \"before\" BYTEA NOT NULL, \"last_mac\" BYTEA NOT NULL, \"purged\" BIGINT NOT NULL, \
          \"purged_at\" BIGINT NOT NULL, \"key_id\" TEXT NOT NULL, \"signature\" BYTEA NOT NULL)",
-        names.checkpoints
-    )]
+            names.checkpoints
+        ),
+        // A purge reads the checkpoints that end at or after the row before its chunk.
+        format!("CREATE INDEX ON {} (\"last\")", names.checkpoints),
+    ]
 }
 
 /// Version 2: every entry may carry an integrity seal, and the counter row keeps the MAC of

@@ -135,3 +135,37 @@ async fn a_writer_goes_on_while_a_purge_runs() {
     assert_eq!(verification.checked, remaining);
     store.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_refuses_to_vouch_for_tampered_entries() {
+    let schema = Schema::new();
+    let store = schema.builder().integrity(keyring()).open().await.unwrap();
+    let now = Utc::now();
+    aged_and_purged(&store, now).await;
+    // Backdated by hand so that the next purge would delete them and hide the change.
+    let table = format!("\"{}\".audit_entries", schema.name);
+    admin()
+        .await
+        .batch_execute(&format!(
+            "UPDATE {table} SET date = 0 WHERE id BETWEEN 60 AND 70"
+        ))
+        .await
+        .unwrap();
+    let policy = Retention::max_age(TimeDelta::days(50) + TimeDelta::hours(12)).unwrap();
+    match purge(&store, &policy, now, false).await {
+        Err(audit_core::Error::Integrity(message)) => {
+            assert!(message.contains("entry 60"), "{message}")
+        }
+        other => panic!("the purge went ahead: {other:?}"),
+    }
+    assert_eq!(
+        store.count(&AuditQuery::new()).await.unwrap().total_count,
+        50
+    );
+    let verification = verify(&store, &keyring()).await.unwrap();
+    assert_eq!(
+        verification.first_break.map(|b| (b.id, b.kind)),
+        Some((60, BreakKind::Altered))
+    );
+    store.close();
+}

@@ -1,13 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 mod bind;
-mod checkpointer;
 mod dialect;
 mod error;
 mod pool;
 mod purge;
 mod schema;
 mod stats;
+mod wal_checkpoint;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ use audit_core::integrity::{
 };
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
-    StoredRow, count_statement, decode_entry, filtered_selection, page_statement,
+    StoredRow, count_statement, decode_entry, extra_for_check, filtered_selection, page_statement,
     purge_count_statement, validate_identifier, where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
@@ -35,12 +35,12 @@ use sea_query::{Alias, Expr, SqliteQueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bind::{Param, params};
-use crate::checkpointer::Checkpointer;
 use crate::dialect::SqliteDialect;
 use crate::error::{Context, SqliteError};
 use crate::pool::ReadPool;
 use crate::purge::PurgeJob;
 use crate::schema::Names;
+use crate::wal_checkpoint::WalCheckpointer;
 use crate::writer::{Job, WriteRequest};
 
 /// How hard SQLite works to make a commit durable.
@@ -199,14 +199,16 @@ impl SqliteStoreBuilder {
             Synchronous::Normal => "NORMAL",
         };
         // A commit of 1,000 rows writes about 1,100 WAL pages. A file's log is copied into the
-        // file by a checkpoint thread (see `checkpointer`), so commits do not pay for it; the
-        // automatic checkpoint stays as a backstop at 100,000 pages. In memory there is no log.
+        // file by a thread of its own (see `wal_checkpoint`), so commits mostly do not pay for
+        // it; the writer's automatic checkpoint at 10,000 pages finishes what is left and lets
+        // the log restart, and the log file is truncated to 64 MiB when it does. In memory
+        // there is no log.
         let checkpointer = match path {
             Some(_) => {
                 let conn = self.connect(false)?;
                 conn.execute_batch(&format!("PRAGMA synchronous = {synchronous};"))
                     .during("configuring the checkpoint connection")?;
-                Some(Checkpointer::spawn(conn, &names.entries).map_err(|e| {
+                Some(WalCheckpointer::spawn(conn, &names.entries).map_err(|e| {
                     Error::backend("sqlite", "starting the checkpoint thread", false, e)
                 })?)
             }
@@ -214,6 +216,7 @@ impl SqliteStoreBuilder {
         };
         conn.execute_batch(&format!(
             "PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 10000; \
+             PRAGMA journal_size_limit = 67108864; \
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
         ))
         .during("configuring the write connection")?;
@@ -432,12 +435,7 @@ fn check_rows(
             rusqlite::types::ValueRef::Null => None,
             _ => Some(text(at + 2)),
         };
-        // Text that is not the JSON this store wrote cannot be what was sealed: it is kept as
-        // an impossible key so the MAC cannot match.
-        let extra: Option<std::collections::BTreeMap<String, String>> = extra_json.map(|json| {
-            serde_json::from_str(json)
-                .unwrap_or_else(|_| [("\0unreadable".to_owned(), json.to_owned())].into())
-        });
+        let extra = extra_json.map(extra_for_check);
         let id: AuditId = row.get(0).during("checking the chain")?;
         let entry = StoredEntry {
             id,
@@ -684,10 +682,25 @@ impl AuditStore for SqliteStore {
         let mut report = PurgeReport::default();
         let mut after = 0;
         loop {
+            // Where the next chunk starts is found on a reader, without the write lock.
+            let (names, search, find) = (
+                self.names.clone(),
+                self.dialect.search.is_some(),
+                request.clone(),
+            );
+            let start = self
+                .readers
+                .read("finding the next entries to purge", move |conn| {
+                    purge::find_start(conn, &names, search, &find, after)
+                })
+                .await?;
+            let Some(start) = start else {
+                return Ok(report);
+            };
             let (reply, answer) = oneshot::channel();
             let job = PurgeJob {
                 request: request.clone(),
-                after,
+                start,
                 reply,
             };
             self.writer

@@ -1,9 +1,13 @@
 //! Purge chunks, run by the writer thread between write groups: each chunk is one immediate
 //! transaction, so appends wait at most for one chunk.
 
-use audit_core::integrity::{Checkpoint, Keyring, Mac};
+use std::collections::BTreeMap;
+
+use audit_core::integrity::{
+    Break, ChainChecker, Checkpoint, Checkpoints, GENESIS, Keyring, Mac, StoredEntry,
+};
 use audit_core::retention::{ChunkRead, PurgeRequest, ScannedRow, plan_chunk};
-use audit_core::sql::{purge_scan_statement, purge_start_statement};
+use audit_core::sql::{extra_for_check, purge_scan_statement, purge_start_statement};
 use audit_core::{AuditId, Column, Error};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_iter};
@@ -15,10 +19,10 @@ use crate::dialect::SqliteDialect;
 use crate::error::Context;
 use crate::schema::{Names, search_text};
 
-/// One chunk to purge, after id `after`, and where to send what it did.
+/// One chunk to purge, from the first due id `start`, and where to send what it did.
 pub(crate) struct PurgeJob {
     pub(crate) request: PurgeRequest,
-    pub(crate) after: AuditId,
+    pub(crate) start: AuditId,
     pub(crate) reply: oneshot::Sender<Result<ChunkDone, Error>>,
 }
 
@@ -26,18 +30,52 @@ pub(crate) struct PurgeJob {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ChunkDone {
     pub(crate) deleted: u64,
-    /// Where the next chunk starts, `None` when the purge is complete.
+    /// The last id the chunk read, `None` when it reached the purge's bound.
     pub(crate) next: Option<AuditId>,
 }
 
-/// A scanned row with the text the search index holds for it, when it is doomed.
+/// A scanned row, owned: checked against the chain after the scan, when the checkpoints
+/// around the chunk are known.
 struct Scanned {
     row: ScannedRow,
-    search_text: Option<String>,
+    date: i64,
+    success: bool,
+    texts: Vec<String>,
+    start_date: Option<i64>,
+    duration: Option<i64>,
+    extra: Option<BTreeMap<String, String>>,
+    key_id: Option<String>,
+    mac: Option<Vec<u8>>,
 }
 
-fn mac_of(bytes: Option<Vec<u8>>) -> Option<Mac> {
-    bytes.and_then(|b| Mac::try_from(b.as_slice()).ok())
+fn mac_of(bytes: Option<&[u8]>) -> Option<Mac> {
+    bytes.and_then(|b| Mac::try_from(b).ok())
+}
+
+/// The first due id above `after` (and below the request's bound), read without the write
+/// lock: a sparse policy may scan far for it.
+pub(crate) fn find_start(
+    conn: &Connection,
+    names: &Names,
+    search: bool,
+    request: &PurgeRequest,
+    after: AuditId,
+) -> Result<Option<AuditId>, Error> {
+    let dialect = dialect(names, search);
+    let (sql, values) = purge_start_statement(&names.entries, request, after, Utc::now(), &dialect)
+        .build(SqliteQueryBuilder);
+    conn.prepare_cached(&sql)
+        .during("finding the next entries to purge")?
+        .query_row(params_from_iter(params(&values)), |r| r.get(0))
+        .optional()
+        .during("finding the next entries to purge")
+}
+
+fn dialect(names: &Names, search: bool) -> SqliteDialect {
+    SqliteDialect {
+        entries: names.entries.clone(),
+        search: search.then(|| names.search.clone()),
+    }
 }
 
 /// Runs one chunk in its own immediate transaction.
@@ -49,52 +87,55 @@ pub(crate) fn purge_chunk(
     job: &PurgeJob,
 ) -> Result<ChunkDone, Error> {
     let now = Utc::now();
-    let dialect = SqliteDialect {
-        entries: names.entries.clone(),
-        search: search.then(|| names.search.clone()),
-    };
     let request = &job.request;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .during("starting a purge chunk")?;
-    let (sql, values) = purge_start_statement(&names.entries, request, job.after, now, &dialect)
-        .build(SqliteQueryBuilder);
-    let start: Option<AuditId> = tx
-        .prepare_cached(&sql)
-        .during("finding the next entries to purge")?
-        .query_row(params_from_iter(params(&values)), |r| r.get(0))
-        .optional()
-        .during("finding the next entries to purge")?;
-    let Some(start) = start else {
-        tx.commit().during("ending the purge")?;
-        return Ok(ChunkDone {
-            deleted: 0,
-            next: None,
-        });
-    };
-    let scanned = scan(&tx, names, &dialect, request, start, now, search)?;
+    // The newest entry is never purged, whatever bound the request names.
+    let newest: Option<AuditId> = tx
+        .query_row(
+            &format!("SELECT max(\"id\") FROM \"{}\"", names.entries),
+            [],
+            |r| r.get(0),
+        )
+        .during("reading the newest entry")?;
+    let below = newest.unwrap_or(0).min(request.below);
+    let scanned = scan(
+        &tx,
+        names,
+        &dialect(names, search),
+        request,
+        job.start,
+        below,
+        now,
+    )?;
     let before: Option<(AuditId, Option<Vec<u8>>)> = tx
         .prepare_cached(&format!(
             "SELECT \"id\", \"seal_mac\" FROM \"{}\" WHERE \"id\" < ?1 ORDER BY \"id\" DESC LIMIT 1",
             names.entries
         ))
         .during("reading the entry before a purge chunk")?
-        .query_row([start], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([job.start], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .during("reading the entry before a purge chunk")?;
-    let before = before.map(|(id, mac)| (id, mac_of(mac)));
+    let before = before.map(|(id, mac)| (id, mac_of(mac.as_deref())));
     let low = before.map_or(0, |(id, _)| id);
-    let high = scanned.last().map_or(start, |s| s.row.id);
+    let high = scanned.last().map_or(job.start, |s| s.row.id);
     let checkpoints = read_checkpoints(&tx, names, Some((low, high.saturating_add(1))))?;
+    let first_break = keyring.and_then(|keyring| {
+        let trusted = Checkpoints::authentic(keyring, checkpoints.clone());
+        first_break(keyring, &trusted, before, &scanned)
+    });
     let rows: Vec<ScannedRow> = scanned.iter().map(|s| s.row).collect();
     let plan = plan_chunk(
         ChunkRead {
             before,
             rows: &rows,
             checkpoints: &checkpoints,
+            first_break,
         },
         keyring.map(|k| (k, now)),
-    );
+    )?;
 
     if search {
         // The index is contentless: forgetting a row takes the text it was indexed with.
@@ -104,14 +145,14 @@ pub(crate) fn purge_chunk(
                 names.search
             ))
             .during("preparing the search index delete")?;
-        for doomed in &scanned {
-            if let Some(text) = &doomed.search_text {
-                forget
-                    .execute(rusqlite::params![doomed.row.id, text])
-                    .during("removing an entry from the search index")?;
-            }
+        for doomed in scanned.iter().filter(|s| s.row.doomed) {
+            let text = search_text(doomed.texts.iter().map(String::as_str));
+            forget
+                .execute(rusqlite::params![doomed.row.id, text])
+                .during("removing an entry from the search index")?;
         }
     }
+    let mut deleted = 0u64;
     {
         let mut delete = tx
             .prepare_cached(&format!(
@@ -120,9 +161,9 @@ pub(crate) fn purge_chunk(
             ))
             .during("preparing the purge")?;
         for (first, last) in &plan.delete {
-            delete
+            deleted += delete
                 .execute([first, last])
-                .during("deleting purged entries")?;
+                .during("deleting purged entries")? as u64;
         }
         let mut drop_checkpoint = tx
             .prepare_cached(&format!(
@@ -157,20 +198,57 @@ pub(crate) fn purge_chunk(
                 .during("writing a checkpoint")?;
         }
     }
+    if deleted != plan.deleted {
+        // Dropping the transaction rolls the chunk back.
+        return Err(Error::Integrity(format!(
+            "the purge planned to delete {} entries and found {deleted}: rows changed under it",
+            plan.deleted
+        )));
+    }
     tx.execute(
         &format!(
             "UPDATE \"{}\" SET \"value\" = \"value\" - ?1 WHERE \"name\" = 'entries'",
             names.counters
         ),
-        [i64::try_from(plan.deleted).unwrap_or(i64::MAX)],
+        [i64::try_from(deleted).unwrap_or(i64::MAX)],
     )
     .during("counting the entries")?;
     tx.commit().during("committing a purge chunk")?;
     let complete = rows.len() < request.chunk_rows.max(1) as usize;
     Ok(ChunkDone {
-        deleted: plan.deleted,
+        deleted,
         next: (!complete).then_some(high),
     })
+}
+
+/// The first broken link among the scanned rows, checked from the stored row before them.
+fn first_break(
+    keyring: &Keyring,
+    checkpoints: &Checkpoints,
+    before: Option<(AuditId, Option<Mac>)>,
+    scanned: &[Scanned],
+) -> Option<Break> {
+    let mut checker = match before {
+        Some((id, mac)) => ChainChecker::resume(keyring, checkpoints, id, mac.unwrap_or(GENESIS)),
+        None => ChainChecker::new(keyring, checkpoints, 0),
+    };
+    for row in scanned {
+        let texts: Vec<&str> = row.texts.iter().map(String::as_str).collect();
+        let entry = StoredEntry {
+            id: row.row.id,
+            date: row.date,
+            success: row.success,
+            texts: &texts,
+            start_date: row.start_date,
+            duration: row.duration,
+            extra: row.extra.as_ref(),
+        };
+        let seal = row.key_id.as_deref().zip(row.mac.as_deref());
+        if !checker.feed(&entry, seal) {
+            break;
+        }
+    }
+    checker.finish(None).first_break
 }
 
 fn scan(
@@ -179,10 +257,10 @@ fn scan(
     dialect: &SqliteDialect,
     request: &PurgeRequest,
     start: AuditId,
+    below: AuditId,
     now: DateTime<Utc>,
-    search: bool,
 ) -> Result<Vec<Scanned>, Error> {
-    let (sql, values) = purge_scan_statement(&names.entries, request, start, now, dialect)
+    let (sql, values) = purge_scan_statement(&names.entries, request, start, below, now, dialect)
         .build(SqliteQueryBuilder);
     let mut statement = conn
         .prepare_cached(&sql)
@@ -190,25 +268,48 @@ fn scan(
     let mut rows = statement
         .query(params_from_iter(params(&values)))
         .during("reading entries to purge")?;
+    let columns = Column::TEXT.len();
+    let at = 3 + columns;
     let mut scanned = Vec::new();
     while let Some(row) = rows.next().during("reading entries to purge")? {
-        let doomed = row.get::<_, i64>(2).during("reading entries to purge")? != 0;
-        let search_text = if search && doomed {
-            let texts = (0..Column::TEXT.len())
-                .map(|i| row.get::<_, String>(3 + i))
-                .collect::<Result<Vec<String>, _>>()
-                .during("reading entries to purge")?;
-            Some(search_text(texts.iter().map(String::as_str)))
-        } else {
-            None
+        // A cell that is not text cannot match its MAC; it is checked as empty.
+        let text = |i: usize| -> String {
+            row.get_ref(i)
+                .ok()
+                .and_then(|v| v.as_str().ok())
+                .unwrap_or("")
+                .to_owned()
         };
+        let extra = match row.get_ref(at + 2).during("reading entries to purge")? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(extra_for_check(&text(at + 2))),
+        };
+        let mac: Option<Vec<u8>> = row
+            .get_ref(at + 4)
+            .ok()
+            .and_then(|v| v.as_blob().ok())
+            .map(<[u8]>::to_vec);
         scanned.push(Scanned {
             row: ScannedRow {
                 id: row.get(0).during("reading entries to purge")?,
-                mac: mac_of(row.get(1).during("reading entries to purge")?),
-                doomed,
+                mac: mac_of(mac.as_deref()),
+                doomed: row
+                    .get::<_, i64>(at + 5)
+                    .during("reading entries to purge")?
+                    != 0,
             },
-            search_text,
+            date: row.get(1).during("reading entries to purge")?,
+            success: row.get(2).during("reading entries to purge")?,
+            texts: (0..columns).map(|i| text(3 + i)).collect(),
+            start_date: row.get(at).during("reading entries to purge")?,
+            duration: row.get(at + 1).during("reading entries to purge")?,
+            extra,
+            key_id: row
+                .get_ref(at + 3)
+                .ok()
+                .and_then(|v| v.as_str().ok())
+                .map(str::to_owned),
+            mac,
         });
     }
     Ok(scanned)

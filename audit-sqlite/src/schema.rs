@@ -48,12 +48,17 @@ fn migrations(names: &Names) -> Vec<Vec<String>> {
 
 /// Version 3: the signed checkpoints purges leave (see `audit_core::retention`).
 fn add_checkpoints(names: &Names) -> Vec<String> {
-    vec![format!(
-        "CREATE TABLE \"{}\" (\"first\" INTEGER PRIMARY KEY, \"last\" INTEGER NOT NULL, \
+    let checkpoints = &names.checkpoints;
+    vec![
+        format!(
+            "CREATE TABLE \"{}\" (\"first\" INTEGER PRIMARY KEY, \"last\" INTEGER NOT NULL, \
          \"before\" BLOB NOT NULL, \"last_mac\" BLOB NOT NULL, \"purged\" INTEGER NOT NULL, \
          \"purged_at\" INTEGER NOT NULL, \"key_id\" TEXT NOT NULL, \"signature\" BLOB NOT NULL)",
-        names.checkpoints
-    )]
+            names.checkpoints
+        ),
+        // A purge reads the checkpoints that end at or after the row before its chunk.
+        format!("CREATE INDEX \"{checkpoints}_last\" ON \"{checkpoints}\" (\"last\")"),
+    ]
 }
 
 /// Version 2: every entry may carry an integrity seal (the key id and the MAC).

@@ -10,10 +10,10 @@ use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bind::row_value;
-use crate::checkpointer::Checkpointer;
 use crate::error::Context;
 use crate::purge::{PurgeJob, purge_chunk};
 use crate::schema::{Names, insert_sealed_sql, insert_sql, search_text};
+use crate::wal_checkpoint::WalCheckpointer;
 
 /// The most rows one group commit takes before it commits.
 const GROUP_ROWS: usize = 20_000;
@@ -37,7 +37,7 @@ pub(crate) fn spawn(
     names: Names,
     search: bool,
     keyring: Option<Keyring>,
-    checkpointer: Option<Checkpointer>,
+    checkpointer: Option<WalCheckpointer>,
 ) -> std::io::Result<(mpsc::Sender<Job>, oneshot::Receiver<()>)> {
     let (sender, receiver) = mpsc::channel(256);
     let (done, stopped) = oneshot::channel();

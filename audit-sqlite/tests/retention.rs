@@ -246,3 +246,37 @@ async fn privacyidea_pages_check_the_first_entry_after_a_purge_against_its_check
         );
     }
 }
+
+#[tokio::test]
+async fn a_purge_refuses_to_vouch_for_tampered_entries() {
+    let dir = dir("refuses");
+    let path = dir.0.join("audit.db");
+    let now = Utc::now();
+    let store = open(&path).await;
+    aged(&store, now).await;
+    purge_half(&store, now).await;
+    store.close().await.unwrap();
+    // Backdated by hand so that the next purge would delete them and hide the change.
+    tamper(
+        &path,
+        "UPDATE audit_entries SET date = 0 WHERE id BETWEEN 60 AND 70",
+    );
+    let store = open(&path).await;
+    let policy = Retention::max_age(TimeDelta::days(50) + TimeDelta::hours(12)).unwrap();
+    match purge(&store, &policy, now, false).await {
+        Err(audit_core::Error::Integrity(message)) => {
+            assert!(message.contains("entry 60"), "{message}")
+        }
+        other => panic!("the purge went ahead: {other:?}"),
+    }
+    assert_eq!(
+        store.count(&AuditQuery::new()).await.unwrap().total_count,
+        50
+    );
+    let verification = verify(&store, &keyring()).await.unwrap();
+    assert_eq!(
+        verification.first_break.map(|b| (b.id, b.kind)),
+        Some((60, BreakKind::Altered))
+    );
+    store.close().await.unwrap();
+}

@@ -187,6 +187,15 @@ impl Checkpoints {
         Ok((id, mac))
     }
 
+    /// The authentic checkpoint whose range holds `id`, if one does.
+    pub fn covering(&self, id: AuditId) -> Option<&Checkpoint> {
+        self.by_first
+            .range(..=id)
+            .next_back()
+            .map(|(_, c)| c)
+            .filter(|c| c.last >= id)
+    }
+
     /// The MAC of entry `id` as recorded by the checkpoint that ends there, if one does.
     pub fn mac_at_end(&self, id: AuditId) -> Option<Mac> {
         self.by_first

@@ -426,6 +426,20 @@ impl<'k> ChainChecker<'k> {
         }
     }
 
+    /// A check of the entries after entry `id`, which is taken as sealed with `mac` (a purge
+    /// checks the rows it deletes from the stored row before them).
+    pub fn resume(
+        keyring: &'k Keyring,
+        checkpoints: &'k Checkpoints,
+        id: AuditId,
+        mac: Mac,
+    ) -> Self {
+        ChainChecker {
+            previous: Some((id, mac)),
+            ..ChainChecker::new(keyring, checkpoints, id)
+        }
+    }
+
     /// Feeds the next stored entry with its seal; false once the chain is broken.
     pub fn feed(&mut self, entry: &StoredEntry<'_>, seal: Option<(&str, &[u8])>) -> bool {
         if self.first_break.is_some() {
@@ -439,7 +453,14 @@ impl<'k> ChainChecker<'k> {
             self.previous = Some((id, mac));
             return true;
         }
-        let linked = match self.previous {
+        // The entry a chunk starts after may have been purged since it was checked: an
+        // authentic checkpoint covering it says what the chain continues from.
+        let resumed = self.previous.or_else(|| {
+            self.checkpoints
+                .covering(self.after)
+                .map(|c| (c.last, c.last_mac))
+        });
+        let linked = match resumed {
             None => Err(self.after),
             Some((previous_id, previous_mac)) => {
                 self.checkpoints.cross(previous_id, previous_mac, id)
@@ -504,7 +525,7 @@ pub struct Verification {
 }
 
 /// Entries read per round trip while verifying.
-pub const VERIFY_CHUNK: u32 = 1_000;
+pub const VERIFY_CHUNK: u32 = 4_000;
 
 /// Walks the whole chain of `store` in chunks of [`VERIFY_CHUNK`] and reports the first broken
 /// link, stepping over gaps that authentic checkpoints of purges explain. Each chunk is checked
@@ -523,7 +544,7 @@ pub async fn verify(
     let mut last_intact = None;
     let mut reloaded_at = None;
     'walk: loop {
-        let guess = after + chunk;
+        let guess = after.saturating_add(chunk);
         let (current, next) = futures_util::future::try_join(
             store.check_chain(keyring, &checkpoints, after, VERIFY_CHUNK),
             store.check_chain(keyring, &checkpoints, guess, VERIFY_CHUNK),
@@ -557,7 +578,7 @@ pub async fn verify(
                     forged_checkpoints: checkpoints.forged().len(),
                 });
             }
-            after = part.last_id.unwrap_or(after + chunk);
+            after = part.last_id.unwrap_or(guess);
         }
     }
 }
@@ -666,6 +687,56 @@ mod tests {
                 kind: BreakKind::UnknownKey("k9".into())
             })
         );
+    }
+
+    #[test]
+    fn a_chunk_resumes_over_a_checkpoint_when_its_anchor_was_purged_meanwhile() {
+        let links = sealed(events());
+        let stored = |link: &Link| {
+            let event = link.entry.as_event();
+            let texts: Vec<String> = Column::TEXT
+                .iter()
+                .map(|c| event.text(*c).to_owned())
+                .collect();
+            (link.entry.id(), texts, event.clone())
+        };
+        // Entries 1 to 3 are purged after a verification checked up to 2; the next chunk
+        // starts after 2 and finds 4 first.
+        let keyring = keyring();
+        let mac = |i: usize| links[i].seal.as_ref().map(|s| s.mac).unwrap_or(GENESIS);
+        let checkpoint = Checkpoint::sign(
+            Gap {
+                first: 1,
+                last: 3,
+                before: GENESIS,
+                last_mac: mac(2),
+                purged: 3,
+            },
+            chrono::Utc::now(),
+            &keyring,
+        );
+        let (id, texts, event) = stored(&links[3]);
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let entry = StoredEntry {
+            id,
+            date: event.timestamp().timestamp_micros(),
+            success: event.is_success(),
+            texts: &texts,
+            start_date: None,
+            duration: None,
+            extra: Some(event.extra_fields()),
+        };
+        let seal = links[3]
+            .seal
+            .as_ref()
+            .map(|s| (s.key_id.as_str(), &s.mac[..]));
+        let none = Checkpoints::none();
+        let mut without = ChainChecker::new(&keyring, &none, 2);
+        assert!(!without.feed(&entry, seal));
+        let with = Checkpoints::authentic(&keyring, vec![checkpoint]);
+        let mut checker = ChainChecker::new(&keyring, &with, 2);
+        assert!(checker.feed(&entry, seal));
+        assert_eq!(checker.finish(Some(4)).first_break, None);
     }
 
     #[test]

@@ -66,13 +66,14 @@ impl Retention {
         Ok(Retention::MaxAge(age))
     }
 
-    /// Above `high` entries, purge down to the newest `low` (`low <= high`, `high >= 1`).
+    /// Above `high` entries, purge down to the newest `low` (`1 <= low <= high`: the newest
+    /// entry is always kept).
     pub fn watermarks(high: u64, low: u64) -> Result<Self> {
-        if high == 0 || low > high {
+        if low == 0 || low > high {
             return Err(Error::invalid_query(
                 "watermarks",
                 format!("high {high}, low {low}"),
-                "a high watermark of at least 1 and a low watermark no greater than it",
+                "a low watermark of at least 1 and a high watermark no lower than it",
             ));
         }
         Ok(Retention::Watermarks { high, low })
@@ -106,17 +107,12 @@ impl Retention {
                     return Ok(None);
                 }
                 // The oldest entry to keep is the `low`-th newest.
-                let keep_from = match low.checked_sub(1) {
-                    None => newest,
-                    Some(skip) => {
-                        let newest_first = AuditQuery::new()
-                            .sort(Column::Id, Direction::Desc)?
-                            .offset(skip, 1)?;
-                        match store.fetch(&newest_first).await?.first() {
-                            Some(entry) => entry.id(),
-                            None => return Ok(None),
-                        }
-                    }
+                let newest_first = AuditQuery::new()
+                    .sort(Column::Id, Direction::Desc)?
+                    .offset(low.saturating_sub(1), 1)?;
+                let keep_from = match store.fetch(&newest_first).await?.first() {
+                    Some(entry) => entry.id(),
+                    None => return Ok(None),
                 };
                 return Ok(Some((AuditQuery::new(), keep_from.min(newest))));
             }
@@ -154,7 +150,11 @@ fn older_than(now: DateTime<Utc>, age: TimeDelta) -> Condition {
         column: Column::Date,
         range: TimeRange {
             from: None,
-            to: now.checked_sub_signed(age),
+            // An age reaching before the earliest representable instant keeps everything.
+            to: Some(
+                now.checked_sub_signed(age)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            ),
         },
         negated: false,
     }

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::error::{Error, Result};
 use crate::event::AuditId;
-use crate::integrity::{Checkpoint, GENESIS, Gap, Keyring, Mac};
+use crate::integrity::{Break, Checkpoint, GENESIS, Gap, Keyring, Mac};
 
 /// One stored row of the chunk, as the backend read it in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub struct ScannedRow {
 }
 
 /// What a backend read for one chunk, inside the transaction that will apply the plan.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ChunkRead<'a> {
     /// The stored row right before the first scanned row, if any.
     pub before: Option<(AuditId, Option<Mac>)>,
@@ -27,6 +28,10 @@ pub struct ChunkRead<'a> {
     /// The stored checkpoints that overlap or touch the ids from `before` to one past the last
     /// row: those a new checkpoint may have to absorb.
     pub checkpoints: &'a [Checkpoint],
+    /// On a sealed store, the first broken link among the rows, checked from `before` (see
+    /// [`ChainChecker::resume`](crate::integrity::ChainChecker::resume)): a purge signs only
+    /// what it has checked.
+    pub first_break: Option<Break>,
 }
 
 /// The changes of one chunk.
@@ -56,8 +61,16 @@ struct Run {
 
 /// Plans one chunk. With `sealing` (the store keeps an integrity chain) every maximal run of
 /// deleted ids, together with the authentic checkpoints it touches, becomes one new signed
-/// checkpoint; forged checkpoints are never absorbed, so a purge cannot launder them.
-pub fn plan_chunk(read: ChunkRead<'_>, sealing: Option<(&Keyring, DateTime<Utc>)>) -> ChunkPlan {
+/// checkpoint.
+///
+/// A purge vouches for what it deletes, so it refuses ([`Error::Integrity`]) rather than sign
+/// over a broken link at or before the last row it would delete, over a checkpoint whose
+/// signature fails, or, without a keyring, over sealed rows or existing checkpoints (they
+/// would be left unexplained).
+pub fn plan_chunk(
+    read: ChunkRead<'_>,
+    sealing: Option<(&Keyring, DateTime<Utc>)>,
+) -> Result<ChunkPlan> {
     let mut plan = ChunkPlan::default();
     let mut open: Option<(AuditId, AuditId)> = None;
     for row in read.rows {
@@ -70,11 +83,44 @@ pub fn plan_chunk(read: ChunkRead<'_>, sealing: Option<(&Keyring, DateTime<Utc>)
         plan.deleted += u64::from(row.doomed);
     }
     plan.delete.extend(open);
-    let Some((keyring, now)) = sealing else {
-        return plan;
+    let last_doomed = read.rows.iter().rev().find(|r| r.doomed).map(|r| r.id);
+    let Some(last_doomed) = last_doomed else {
+        return Ok(plan);
     };
-    if plan.deleted == 0 {
-        return plan;
+    let Some((keyring, now)) = sealing else {
+        if read.rows.iter().any(|r| r.mac.is_some()) || !read.checkpoints.is_empty() {
+            return Err(Error::Integrity(
+                "the store holds sealed entries: purge it with its keyring, so that the purge \
+                 leaves checkpoints and the chain still verifies"
+                    .into(),
+            ));
+        }
+        return Ok(plan);
+    };
+    if let Some(broken) = read.first_break.as_ref().filter(|b| b.id <= last_doomed) {
+        return Err(Error::Integrity(format!(
+            "{broken}: a purge deletes only entries it can vouch for; verify the chain and \
+             repair it before purging"
+        )));
+    }
+    let first_doomed = read
+        .rows
+        .iter()
+        .find(|r| r.doomed)
+        .map_or(last_doomed, |r| r.id);
+    if let Some(forged) = read
+        .checkpoints
+        .iter()
+        .filter(|c| !c.is_authentic(keyring))
+        .find(|c| {
+            c.first <= last_doomed.saturating_add(1) && c.last.saturating_add(1) >= first_doomed
+        })
+    {
+        return Err(Error::Integrity(format!(
+            "the checkpoint of entries {} to {} fails its signature check; a purge does not \
+             build on it",
+            forged.first, forged.last
+        )));
     }
 
     let mut pieces: Vec<Run> = read
@@ -130,7 +176,7 @@ pub fn plan_chunk(read: ChunkRead<'_>, sealing: Option<(&Keyring, DateTime<Utc>)
         // is not stored either, the gap before was already unexplained and stays so.
         let before = run
             .before
-            .or_else(|| stored_mac(run.first - 1))
+            .or_else(|| stored_mac(run.first.saturating_sub(1)))
             .unwrap_or(GENESIS);
         let gap = Gap {
             first: run.first,
@@ -142,7 +188,7 @@ pub fn plan_chunk(read: ChunkRead<'_>, sealing: Option<(&Keyring, DateTime<Utc>)
         plan.replaced.extend(run.absorbed);
         plan.added.push(Checkpoint::sign(gap, now, keyring));
     }
-    plan
+    Ok(plan)
 }
 
 #[cfg(test)]
@@ -185,9 +231,11 @@ mod tests {
                 before: None,
                 rows: &rows,
                 checkpoints: &[],
+                first_break: None,
             },
             Some((&keyring, Utc::now())),
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plan.delete, vec![(1, 2), (4, 6)]);
         assert_eq!(plan.deleted, 4);
         // 4 and 6 are not adjacent ids: 5 is an unexplained gap, so two checkpoints.
@@ -233,18 +281,17 @@ mod tests {
             now,
             &keyring,
         );
-        let mut forged = later.clone();
-        forged.first = 16;
-        forged.last = 16;
         let rows = rows(&[(10, true), (11, true), (12, true), (15, true), (17, false)]);
         let plan = plan_chunk(
             ChunkRead {
                 before: None,
                 rows: &rows,
-                checkpoints: &[earlier, later, forged],
+                checkpoints: &[earlier, later],
+                first_break: None,
             },
             Some((&keyring, now)),
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plan.delete, vec![(10, 15)]);
         assert_eq!(plan.replaced, vec![1, 13]);
         assert_eq!(plan.added.len(), 1);
@@ -255,24 +302,77 @@ mod tests {
             (GENESIS, [15; 32], 15)
         );
 
-        // Verification steps from the genesis over the merged checkpoint to entry 16 only
-        // through authentic checkpoints: the forged one at 16 is not one.
+        // Verification steps from the genesis over the merged checkpoint to entry 16, and
+        // no further: nothing explains a gap after it.
         let set = Checkpoints::authentic(&keyring, plan.added.clone());
         assert_eq!(set.cross(0, GENESIS, 16), Ok((15, [15; 32])));
         assert_eq!(set.cross(0, GENESIS, 17), Err(15));
     }
 
     #[test]
+    fn a_purge_refuses_to_vouch_for_what_it_has_not_checked() {
+        let keyring = keyring();
+        let now = Utc::now();
+        let scanned = rows(&[(10, true), (11, true), (12, false)]);
+        let read = |first_break, checkpoints| ChunkRead {
+            before: Some((9, mac(9))),
+            rows: &scanned,
+            checkpoints,
+            first_break,
+        };
+        let broken = |id| {
+            Some(Break {
+                id,
+                kind: crate::integrity::BreakKind::Altered,
+            })
+        };
+        // A broken link among the rows it deletes, or before them.
+        assert!(plan_chunk(read(broken(11), &[]), Some((&keyring, now))).is_err());
+        // One after them is none of its business.
+        assert!(plan_chunk(read(broken(12), &[]), Some((&keyring, now))).is_ok());
+        // A checkpoint next to the deleted rows whose signature fails.
+        let mut forged = Checkpoint::sign(
+            Gap {
+                first: 13,
+                last: 20,
+                before: [12; 32],
+                last_mac: [20; 32],
+                purged: 8,
+            },
+            now,
+            &keyring,
+        );
+        forged.last = 21;
+        let forged = [forged];
+        assert!(plan_chunk(read(None, &forged), Some((&keyring, now))).is_ok());
+        let rows_up_to_12 = rows(&[(10, true), (11, true), (12, true)]);
+        let touching = ChunkRead {
+            before: Some((9, mac(9))),
+            rows: &rows_up_to_12,
+            checkpoints: &forged,
+            first_break: None,
+        };
+        assert!(plan_chunk(touching, Some((&keyring, now))).is_err());
+        // Sealed rows without the keyring: no checkpoint could be left.
+        assert!(plan_chunk(read(None, &[]), None).is_err());
+    }
+
+    #[test]
     fn a_store_without_integrity_only_deletes() {
-        let rows = rows(&[(5, false), (6, true)]);
+        let rows: Vec<ScannedRow> = rows(&[(5, false), (6, true)])
+            .into_iter()
+            .map(|r| ScannedRow { mac: None, ..r })
+            .collect();
         let plan = plan_chunk(
             ChunkRead {
                 before: Some((4, None)),
                 rows: &rows,
                 checkpoints: &[],
+                first_break: None,
             },
             None,
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plan.delete, vec![(6, 6)]);
         assert!(plan.added.is_empty() && plan.replaced.is_empty());
     }

@@ -26,7 +26,8 @@ mod translate;
 
 pub use purge::{purge_count_statement, purge_scan_statement, purge_start_statement};
 pub use row::{
-    RowValue, StoredRow, decode_entry, encode_event, folded_column_name, stored_columns,
+    RowValue, StoredRow, decode_entry, encode_event, extra_for_check, folded_column_name,
+    stored_columns,
 };
 pub use stats::{bucket_start, filtered_selection};
 pub use translate::{

@@ -4,10 +4,9 @@
 use chrono::{DateTime, Utc};
 use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 
-use crate::column::Column;
 use crate::event::AuditId;
 use crate::retention::PurgeRequest;
-use crate::sql::translate::{SqlDialect, where_clause};
+use crate::sql::translate::{SqlDialect, select_columns, where_clause};
 
 fn id() -> Expr {
     Expr::col(Alias::new("id"))
@@ -34,13 +33,15 @@ pub fn purge_start_statement(
     select
 }
 
-/// Up to `request.chunk_rows` stored rows from `start` in id order: `id`, `seal_mac`, whether
-/// the purge deletes the row (`doomed`, 1 or 0), then the text columns in
-/// [`Column::TEXT`] order (a search index may need them to forget the row).
+/// Up to `request.chunk_rows` stored rows from `start` (and below `below`, at most the
+/// request's bound) in id order, as the chain check reads them: the columns of
+/// [`StoredRow`](crate::sql::StoredRow), then `seal_key`, `seal_mac`, and whether the purge
+/// deletes the row (`doomed`, 1 or 0).
 pub fn purge_scan_statement(
     table: &str,
     request: &PurgeRequest,
     start: AuditId,
+    below: AuditId,
     now: DateTime<Utc>,
     dialect: &dyn SqlDialect,
 ) -> SelectStatement {
@@ -50,12 +51,12 @@ pub fn purge_scan_statement(
     };
     let mut select = Query::select();
     select
-        .columns([Alias::new("id"), Alias::new("seal_mac")])
+        .columns(select_columns())
+        .columns([Alias::new("seal_key"), Alias::new("seal_mac")])
         .expr_as(verdict, Alias::new("doomed"))
-        .columns(Column::TEXT.iter().map(|c| Alias::new(c.name())))
         .from(Alias::new(table))
         .and_where(id().gte(start))
-        .and_where(id().lt(request.below))
+        .and_where(id().lt(Ord::min(below, request.below)))
         .order_by(Alias::new("id"), Order::Asc)
         .limit(u64::from(Ord::max(request.chunk_rows, 1)));
     select

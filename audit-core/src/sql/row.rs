@@ -141,6 +141,13 @@ pub fn decode_entry<T: AsRef<str>>(row: StoredRow<T>) -> Result<AuditEntry> {
     Ok(AuditEntry::new(id, event))
 }
 
+/// The extra fields of a stored row as a chain check must see them: the JSON object this layout
+/// wrote or, for text that is not one, a map no entry can have (so the MAC cannot match).
+pub fn extra_for_check(json: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(json)
+        .unwrap_or_else(|_| [("\0unreadable".to_owned(), json.to_owned())].into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

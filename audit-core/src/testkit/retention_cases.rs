@@ -142,6 +142,11 @@ where
         "bad_policies_are_refused",
         check_bad_policies(),
     );
+    record(
+        &mut report,
+        "an_age_beyond_the_calendar_keeps_everything",
+        check_endless_age(&factory).await,
+    );
     report
 }
 
@@ -288,11 +293,30 @@ where
     Ok(())
 }
 
+async fn check_endless_age<F, Fut>(factory: &F) -> Result<(), String>
+where
+    F: Fn() -> Fut + Sync,
+    Fut: Future<Output = Arc<dyn AuditStore>> + Send,
+{
+    let (store, reference) = loaded(factory).await?;
+    for age in [TimeDelta::MAX, TimeDelta::days(365 * 300_000)] {
+        let policy = Retention::max_age(age).map_err(|e| e.to_string())?;
+        let done = purge(&*store, &policy, purge_time(), false)
+            .await
+            .map_err(|e| format!("purge failed: {e}"))?;
+        if done.purged != 0 {
+            return Err(format!("an age of {age} purged {} entries", done.purged));
+        }
+    }
+    same_entries(&*store, &reference, "after purges by endless ages").await
+}
+
 fn check_bad_policies() -> Result<(), String> {
     let refused = [
         Retention::max_age(TimeDelta::zero()).is_err(),
         Retention::max_age(TimeDelta::days(-1)).is_err(),
         Retention::watermarks(0, 0).is_err(),
+        Retention::watermarks(10, 0).is_err(),
         Retention::watermarks(10, 11).is_err(),
         Retention::rules(Vec::new()).is_err(),
         RetentionRule::new(TimeDelta::seconds(-5)).is_err(),
@@ -341,6 +365,12 @@ async fn reads_match(store: &dyn AuditStore, left: &Reference) -> Result<(), Str
         crate::testkit::check_query(store, left, &query)
             .await
             .map_err(|e| format!("after the purge, {}: {e}", case.name))?;
+    }
+    for (name, request) in crate::testkit::stats_cases::named_requests() {
+        let request = request.map_err(|e| format!("the kit built an invalid request: {e}"))?;
+        crate::testkit::stats_cases::check_statistics(store, left, &request)
+            .await
+            .map_err(|e| format!("after the purge, {name}: {e}"))?;
     }
     let mut rng = rng::Rng::new(0xDE1E7E);
     for n in 0..200 {

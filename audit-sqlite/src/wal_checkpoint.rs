@@ -3,8 +3,8 @@
 //! append does not wait for it.
 //!
 //! A passive checkpoint never blocks the writer or readers. The writer keeps SQLite's automatic
-//! checkpoint as a backstop at a much higher threshold, so the log stays bounded if this thread
-//! falls behind.
+//! checkpoint, which then finds little left to copy and lets the log restart, so the log stays
+//! bounded even while this thread never catches up with a busy writer.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -15,13 +15,13 @@ use rusqlite::Connection;
 /// How often the log is copied into the file.
 const INTERVAL: Duration = Duration::from_millis(200);
 
-/// The checkpoint thread; stopped (and joined) with [`Checkpointer::stop`].
-pub(crate) struct Checkpointer {
+/// The checkpoint thread; stopped (and joined) with [`WalCheckpointer::stop`].
+pub(crate) struct WalCheckpointer {
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
 }
 
-impl Checkpointer {
+impl WalCheckpointer {
     /// Starts checkpointing through `conn`, a read-write connection of its own.
     pub(crate) fn spawn(conn: Connection, name: &str) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
@@ -34,7 +34,7 @@ impl Checkpointer {
                     let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 }
             })?;
-        Ok(Checkpointer { stop, thread })
+        Ok(WalCheckpointer { stop, thread })
     }
 
     /// Stops the thread and waits for it.
