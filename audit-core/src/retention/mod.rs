@@ -37,8 +37,8 @@ use crate::event::AuditId;
 use crate::query::{AuditQuery, Condition, Direction, TimeRange};
 use crate::store::AuditStore;
 
-/// Rows a backend reads (and at most deletes) per purge transaction, unless told otherwise:
-/// small enough that a writer waits only for one chunk.
+/// Rows a backend reads (and at most deletes) per purge transaction in [`purge`] (see
+/// [`purge_in_chunks`]): small enough that a writer waits only for one chunk.
 pub const PURGE_CHUNK_ROWS: u32 = 2_000;
 
 /// What to purge.
@@ -227,6 +227,18 @@ pub async fn purge(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<PurgeReport> {
+    purge_in_chunks(store, policy, now, dry_run, PURGE_CHUNK_ROWS).await
+}
+
+/// Like [`purge`], reading at most `chunk_rows` rows (at least 1) per transaction: smaller
+/// chunks hold writers back for less time each, larger ones finish sooner.
+pub async fn purge_in_chunks(
+    store: &dyn AuditStore,
+    policy: &Retention,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    chunk_rows: u32,
+) -> Result<PurgeReport> {
     let newest_first = AuditQuery::new()
         .sort(Column::Id, Direction::Desc)?
         .offset(0, 1)?;
@@ -247,7 +259,7 @@ pub async fn purge(
                     selection,
                     below,
                     dry_run,
-                    chunk_rows: PURGE_CHUNK_ROWS,
+                    chunk_rows: chunk_rows.max(1),
                 })
                 .await
         }
