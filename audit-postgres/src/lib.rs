@@ -633,13 +633,7 @@ impl AuditStore for PostgresStore {
                 let key_id: Option<String> = row.try_get(at).map_err(unreadable)?;
                 let mac: Option<Vec<u8>> = row.try_get(at + 1).map_err(unreadable)?;
                 // A seal that cannot be read is reported by verification as a broken link.
-                let seal = match (key_id, mac) {
-                    (Some(key_id), Some(mac)) => Some(Seal {
-                        key_id,
-                        mac: Mac::try_from(mac.as_slice()).unwrap_or(GENESIS),
-                    }),
-                    _ => None,
-                };
+                let seal = Seal::from_columns(key_id, mac.as_deref());
                 Ok(Link { entry, seal })
             })
             .collect()
@@ -714,7 +708,8 @@ impl AuditStore for PostgresStore {
             )
             .await?;
             report.purged += done.deleted;
-            report.chunks += 1;
+            // The last round only finds that nothing is left.
+            report.chunks += u64::from(done.deleted > 0);
             match done.next {
                 Some(next) => after = next,
                 None => return Ok(report),
@@ -743,13 +738,7 @@ impl AuditStore for PostgresStore {
                 let id: AuditId = row.try_get(0).map_err(unreadable)?;
                 let key_id: Option<String> = row.try_get(1).map_err(unreadable)?;
                 let mac: Option<Vec<u8>> = row.try_get(2).map_err(unreadable)?;
-                let seal = match (key_id, mac) {
-                    (Some(key_id), Some(mac)) => Some(Seal {
-                        key_id,
-                        mac: Mac::try_from(mac.as_slice()).unwrap_or(GENESIS),
-                    }),
-                    _ => None,
-                };
+                let seal = Seal::from_columns(key_id, mac.as_deref());
                 Ok((id, seal))
             })
             .collect()

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use audit_core::integrity::{
-    ChainCheck, ChainChecker, Checkpoint, Checkpoints, Keyring, Link, Mac, Seal, StoredEntry,
+    ChainCheck, ChainChecker, Checkpoint, Checkpoints, Keyring, Link, Seal, StoredEntry,
 };
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
@@ -389,13 +389,7 @@ fn read_links(conn: &Connection, sql: &str, after: AuditId, limit: u32) -> Resul
         let mac: Option<Vec<u8>> = row.get(at + 4).during("reading the chain")?;
         let entry = decode_entry(stored)?;
         // A seal that cannot be read is reported by verification as a broken link.
-        let seal = match (key_id, mac) {
-            (Some(key_id), Some(mac)) => Some(Seal {
-                key_id,
-                mac: Mac::try_from(mac.as_slice()).unwrap_or([0; 32]),
-            }),
-            _ => None,
-        };
+        let seal = Seal::from_columns(key_id, mac.as_deref());
         links.push(Link { entry, seal });
     }
     Ok(links)
@@ -742,13 +736,7 @@ impl AuditStore for SqliteStore {
                 let mut seals = Vec::new();
                 for row in rows {
                     let (id, key_id, mac) = row.during("reading seals")?;
-                    let seal = match (key_id, mac) {
-                        (Some(key_id), Some(mac)) => Some(Seal {
-                            key_id,
-                            mac: Mac::try_from(mac.as_slice()).unwrap_or([0; 32]),
-                        }),
-                        _ => None,
-                    };
+                    let seal = Seal::from_columns(key_id, mac.as_deref());
                     seals.push((id, seal));
                 }
                 Ok(seals)

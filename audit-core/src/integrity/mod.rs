@@ -256,6 +256,18 @@ pub struct Seal {
     pub mac: Mac,
 }
 
+impl Seal {
+    /// The seal of a stored row from its `seal_key` and `seal_mac` columns: `None` unless both
+    /// are set. A MAC of the wrong length is kept as zeros, which verification reports as a
+    /// broken link.
+    pub fn from_columns(key_id: Option<String>, mac: Option<&[u8]>) -> Option<Seal> {
+        Some(Seal {
+            key_id: key_id?,
+            mac: Mac::try_from(mac?).unwrap_or(GENESIS),
+        })
+    }
+}
+
 /// An entry as stored, with its seal (`None` for an entry written without integrity).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
@@ -518,7 +530,7 @@ pub struct Verification {
     pub last_intact: Option<AuditId>,
     /// The first broken link, if any.
     pub first_break: Option<Break>,
-    /// Authentic checkpoints the walk could step over.
+    /// How many authentic checkpoints the store holds (gaps the walk may step over).
     pub checkpoints: usize,
     /// Checkpoints whose signature did not verify (never stepped over).
     pub forged_checkpoints: usize,

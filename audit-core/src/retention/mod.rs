@@ -212,7 +212,7 @@ pub struct PurgeRequest {
 pub struct PurgeReport {
     /// Entries deleted (or, in a dry run, that would be).
     pub purged: u64,
-    /// Transactions the purge ran (0 in a dry run).
+    /// Transactions that deleted entries (0 in a dry run; the memory store compacts once).
     pub chunks: u64,
     /// Whether nothing was changed.
     pub dry_run: bool,
