@@ -4,6 +4,7 @@ mod date_index;
 mod dictionary;
 mod filter;
 mod order;
+mod reclaim;
 mod stats;
 mod table;
 
@@ -23,6 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::filter::Filter;
 use crate::order::{beyond_cursor, compare_rows, date_walk};
+use crate::reclaim::Reclaimer;
 use crate::table::Table;
 
 /// An indexed, in-memory audit store.
@@ -31,6 +33,8 @@ pub struct MemoryStore {
     table: RwLock<Table>,
     /// Seals every appended entry when set.
     keyring: Option<Keyring>,
+    /// Frees appended batches off the caller's thread.
+    reclaimer: Reclaimer,
 }
 
 impl Default for MemoryStore {
@@ -45,6 +49,7 @@ impl MemoryStore {
         MemoryStore {
             table: RwLock::new(Table::new()),
             keyring: None,
+            reclaimer: Reclaimer::start(),
         }
     }
 
@@ -54,6 +59,7 @@ impl MemoryStore {
         MemoryStore {
             table: RwLock::new(Table::new()),
             keyring: Some(keyring),
+            reclaimer: Reclaimer::start(),
         }
     }
 
@@ -159,8 +165,9 @@ fn counts(table: &Table, query: &AuditQuery, filter: &Filter, now: DateTime<Utc>
 impl AuditStore for MemoryStore {
     async fn append(&self, batch: Vec<AuditEvent>) -> Result<Vec<AuditId>> {
         let ids = self.write().append(&batch, self.keyring.as_ref());
-        // The batch is freed after the lock is released, so readers do not wait for it.
-        drop(batch);
+        // The batch is freed after the lock is released (so readers do not wait for it), on
+        // the store's freeing thread when it keeps up.
+        self.reclaimer.free(batch);
         Ok(ids)
     }
 

@@ -347,7 +347,6 @@ pub(crate) fn search_text<'a>(texts: impl Iterator<Item = &'a str>) -> String {
     out
 }
 
-/// The INSERT of one entry, with a parameter per stored column.
 /// The insert of a sealed entry: the id (known before the insert, as the MAC covers it), the
 /// stored columns and the seal.
 pub(crate) fn insert_sealed_sql(names: &Names) -> String {
@@ -383,8 +382,11 @@ pub(crate) fn check_sql(names: &Names) -> String {
     chain_sql(names).replace("\"id\" > ?1", "\"id\" >= ?1")
 }
 
+/// The insert of an entry without a seal: the id (assigned by the writer), then the stored
+/// columns.
 pub(crate) fn insert_sql(names: &Names) -> String {
-    let columns = stored_columns();
+    let mut columns = vec!["id".to_owned()];
+    columns.extend(stored_columns());
     let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
     let params: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
     format!(
