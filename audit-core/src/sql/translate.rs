@@ -89,6 +89,22 @@ fn condition(
 ) -> Expr {
     match condition {
         Condition::Text {
+            field: Field::Column(column),
+            matcher,
+            negated,
+        } if column.text_index().is_none() => {
+            // A column that is not text reads as the empty string, as in the reference model.
+            let hit = match matcher {
+                TextMatch::Exact(value) => value.is_empty(),
+                TextMatch::Pattern(pattern) => pattern.matches(""),
+            };
+            Expr::cust(if hit != *negated {
+                "(1 = 1)"
+            } else {
+                "(1 = 0)"
+            })
+        }
+        Condition::Text {
             field,
             matcher,
             negated,

@@ -67,6 +67,21 @@ pub(crate) fn read_cases(reference: &Reference) -> Vec<ReadCase> {
             "exact_filter_matches_equal_value",
             filtered("user", "alice"),
         ),
+        // A text condition built by hand on a column that is not text reads it as empty,
+        // alone and under negation inside a group.
+        case(
+            "text_condition_on_a_non_text_column_reads_it_as_empty",
+            q().condition(Condition::all(vec![
+                Condition::equals(Field::Column(Column::Duration), ""),
+                Condition::equals(Field::Column(Column::StartDate), "x").negate(),
+            ]))
+            .offset(0, 100),
+        ),
+        case(
+            "text_condition_on_a_non_text_column_matches_no_other_value",
+            q().condition(Condition::equals(Field::Column(Column::Duration), "5"))
+                .offset(0, 100),
+        ),
         pinned_case(
             "exact_filter_is_case_sensitive",
             filtered("user", "MIXED.CASE"),
