@@ -54,3 +54,74 @@ async fn a_store_without_a_keyring_has_unsealed_entries() {
         Some(BreakKind::Unsealed)
     );
 }
+
+/// A store that runs a purge just before the first chunk check that starts after an entry:
+/// the entry verification resumes from is gone when it reads on.
+#[derive(Debug)]
+struct PurgesMidVerification {
+    inner: MemoryStore,
+    purged: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl AuditStore for PurgesMidVerification {
+    async fn append(&self, batch: Vec<AuditEvent>) -> audit_core::Result<Vec<audit_core::AuditId>> {
+        self.inner.append(batch).await
+    }
+
+    async fn fetch(
+        &self,
+        query: &audit_core::AuditQuery,
+    ) -> audit_core::Result<Vec<audit_core::AuditEntry>> {
+        self.inner.fetch(query).await
+    }
+
+    async fn count(
+        &self,
+        query: &audit_core::AuditQuery,
+    ) -> audit_core::Result<audit_core::Counts> {
+        self.inner.count(query).await
+    }
+
+    async fn checkpoints(&self) -> audit_core::Result<Vec<audit_core::integrity::Checkpoint>> {
+        self.inner.checkpoints().await
+    }
+
+    async fn check_chain(
+        &self,
+        keyring: &Keyring,
+        checkpoints: &audit_core::integrity::Checkpoints,
+        after: audit_core::AuditId,
+        limit: u32,
+    ) -> audit_core::Result<audit_core::integrity::ChainCheck> {
+        if after > 0 && !self.purged.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // Everything up to and beyond the entry this chunk starts after goes.
+            let policy = audit_core::retention::Retention::max_age(chrono::TimeDelta::days(1))?;
+            audit_core::retention::purge(&self.inner, &policy, chrono::Utc::now(), false).await?;
+        }
+        self.inner
+            .check_chain(keyring, checkpoints, after, limit)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn verification_resumes_over_a_purge_that_removed_where_it_stood() {
+    let store = PurgesMidVerification {
+        inner: MemoryStore::with_integrity(keyring()),
+        purged: std::sync::atomic::AtomicBool::new(false),
+    };
+    let old = chrono::Utc::now() - chrono::TimeDelta::days(30);
+    let events: Vec<AuditEvent> = (0..10_000)
+        .map(|i| {
+            AuditEvent::new("POST /auth")
+                .user(format!("u{i}"))
+                .date(old)
+        })
+        .chain((0..10).map(|i| AuditEvent::new("POST /auth").user(format!("new{i}"))))
+        .collect();
+    store.append(events).await.unwrap();
+    let verification = verify(&store, &keyring()).await.unwrap();
+    assert!(store.purged.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(verification.first_break, None);
+}

@@ -280,3 +280,45 @@ async fn a_purge_refuses_to_vouch_for_tampered_entries() {
     );
     store.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_during_a_purge_reports_no_break() {
+    let dir = dir("verify-during");
+    let path = dir.0.join("audit.db");
+    let now = Utc::now();
+    let store = Arc::new(open(&path).await);
+    let old: Vec<AuditEvent> = (0..12_000)
+        .map(|i| {
+            AuditEvent::new("POST /old")
+                .user(format!("old-{i}"))
+                .date(now - TimeDelta::days(400))
+        })
+        .collect();
+    store.append(old).await.unwrap();
+    store
+        .append(vec![AuditEvent::new("POST /new").user("kept")])
+        .await
+        .unwrap();
+
+    let purger = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let policy = Retention::max_age(TimeDelta::days(365)).unwrap();
+            // Small chunks: many commits for verification to run between.
+            audit_core::retention::purge_in_chunks(&*store, &policy, now, false, 50)
+                .await
+                .unwrap()
+        })
+    };
+    let mut verifications = 0;
+    while !purger.is_finished() {
+        let verification = verify(&*store, &keyring()).await.unwrap();
+        assert_eq!(verification.first_break, None, "while purging");
+        verifications += 1;
+    }
+    let report = purger.await.unwrap();
+    assert_eq!(report.purged, 12_000);
+    assert!(verifications > 0);
+    let verification = verify(&*store, &keyring()).await.unwrap();
+    assert_eq!((verification.first_break, verification.checked), (None, 1));
+}
