@@ -53,6 +53,7 @@ pub struct PostgresStoreBuilder {
     search_index: bool,
     application_name: Option<String>,
     keyring: Option<Keyring>,
+    statistics_slice_above: AuditId,
 }
 
 impl Default for PostgresStoreBuilder {
@@ -67,6 +68,7 @@ impl Default for PostgresStoreBuilder {
             search_index: true,
             application_name: None,
             keyring: None,
+            statistics_slice_above: stats::SLICE_ABOVE_IDS,
         }
     }
 }
@@ -148,6 +150,14 @@ impl PostgresStoreBuilder {
         self
     }
 
+    /// Statistics over more ids than this (default 100,000) are computed in two halves on two
+    /// connections at once, which PostgreSQL's grouping sets cannot do by themselves.
+    #[must_use]
+    pub fn statistics_slice_above(mut self, ids: i64) -> Self {
+        self.statistics_slice_above = ids.max(0);
+        self
+    }
+
     /// The `application_name` the store's connections report (default `audit-postgres`),
     /// unless the connection settings set one.
     #[must_use]
@@ -221,6 +231,7 @@ impl PostgresStoreBuilder {
             None => schema::reserve_sql(&names),
         };
         Ok(PostgresStore {
+            statistics_slice_above: self.statistics_slice_above,
             keyring: self.keyring,
             pool,
             dialect: PostgresDialect::new(search == SearchIndex::Trigram),
@@ -254,6 +265,7 @@ struct Statements {
 /// An [`AuditStore`] in a PostgreSQL database: the scale path.
 pub struct PostgresStore {
     pool: Pool,
+    statistics_slice_above: AuditId,
     keyring: Option<Keyring>,
     names: Names,
     dialect: PostgresDialect,
@@ -747,13 +759,53 @@ impl AuditStore for PostgresStore {
     async fn statistics(&self, request: &StatsRequest) -> Result<Statistics> {
         let now = Utc::now();
         let window = request.query().effective_range(now);
+        let client = self.pool.get().await.during("connecting")?;
+        let bounds = client
+            .query_one(
+                &format!(
+                    "SELECT min(\"id\"), max(\"id\") FROM {}",
+                    self.names.entries
+                ),
+                &[],
+            )
+            .await
+            .during("computing statistics")?;
+        let (first, last): (Option<AuditId>, Option<AuditId>) = (
+            bounds.try_get(0).map_err(unreadable)?,
+            bounds.try_get(1).map_err(unreadable)?,
+        );
+        if let (Some(first), Some(last)) = (first, last) {
+            if last - first >= self.statistics_slice_above {
+                // Grouping sets run on one core; two halves run on two connections at once
+                // and are added up (each half in its own snapshot).
+                drop(client);
+                let middle = first + (last - first) / 2;
+                let slices = [(first, middle), (middle + 1, last)];
+                let reads = slices.map(|slice| async move {
+                    let statement = build(&stats::slice_statement(
+                        &self.names.table,
+                        request,
+                        now,
+                        &self.dialect,
+                        slice,
+                    ))?;
+                    let client = self.pool.get().await.during("connecting")?;
+                    client
+                        .query_typed(&statement.sql, &typed(&statement.params))
+                        .await
+                        .during("computing statistics")
+                });
+                let [low, high] = reads;
+                let (low, high) = futures_util::future::try_join(low, high).await?;
+                return stats::merge(&[low, high], request, window);
+            }
+        }
         let statement = build(&stats::statement(
             &self.names.table,
             request,
             now,
             &self.dialect,
         ))?;
-        let client = self.pool.get().await.during("connecting")?;
         let rows = client
             .query_typed(&statement.sql, &typed(&statement.params))
             .await

@@ -10,24 +10,32 @@
 use audit_core::query::TimeRange;
 use audit_core::sql::{SqlDialect, bucket_start, filtered_selection};
 use audit_core::stats::{Ranking, Statistics, StatsRequest, ValueCount};
-use audit_core::{Error, Result};
+use audit_core::{AuditId, Error, Result};
 use chrono::{DateTime, Utc};
 use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use tokio_postgres::Row;
+
+/// Above this many ids the statistics are computed in two slices at once (see [`merge`]).
+pub(crate) const SLICE_ABOVE_IDS: AuditId = 100_000;
 
 fn quoted(name: &str) -> String {
     format!("\"{name}\"")
 }
 
-/// The statement; its rows are (grouping set, value, bucket start, entries, successes).
-pub(crate) fn statement(
+/// The grouped selection, every group kept; its rows are (grouping set, value, bucket start,
+/// entries, successes). With `slice`, only the entries with ids in that inclusive range.
+fn groups(
     table: &str,
     request: &StatsRequest,
     now: DateTime<Utc>,
     dialect: &dyn SqlDialect,
+    slice: Option<(AuditId, AuditId)>,
 ) -> SelectStatement {
     let ranked: Vec<String> = request.ranked().iter().map(|c| quoted(c.name())).collect();
     let mut selected = filtered_selection(table, request.query(), now, dialect);
+    if let Some((first, last)) = slice {
+        selected.and_where(Expr::col(Alias::new("id")).between(first, last));
+    }
     for column in request.ranked() {
         selected.column(Alias::new(column.name()));
     }
@@ -59,6 +67,28 @@ pub(crate) fn statement(
         )
         .from_subquery(selected, Alias::new("selected"))
         .add_group_by([Expr::cust(format!("GROUPING SETS ({})", sets.join(", ")))]);
+    groups
+}
+
+/// The statement over a slice of ids, every group kept, for [`merge`].
+pub(crate) fn slice_statement(
+    table: &str,
+    request: &StatsRequest,
+    now: DateTime<Utc>,
+    dialect: &dyn SqlDialect,
+    slice: (AuditId, AuditId),
+) -> SelectStatement {
+    groups(table, request, now, dialect, Some(slice))
+}
+
+/// The statement; its rows are (grouping set, value, bucket start, entries, successes).
+pub(crate) fn statement(
+    table: &str,
+    request: &StatsRequest,
+    now: DateTime<Utc>,
+    dialect: &dyn SqlDialect,
+) -> SelectStatement {
+    let groups = groups(table, request, now, dialect, None);
 
     // Empty values are not ranked; ties go to the lower code point.
     let mut positioned = Query::select();
@@ -134,5 +164,61 @@ pub(crate) fn read(rows: &[Row], request: &StatsRequest, window: TimeRange) -> R
         .zip(values)
         .map(|(column, values)| Ranking::from_counts(*column, values, request.top_count()))
         .collect();
+    Statistics::assemble(request, window, timeline, rankings)
+}
+
+/// Statistics from the rows of [`slice_statement`] over slices that together cover the
+/// selection: counts of equal values and buckets are added, then ranked as one.
+pub(crate) fn merge(
+    slices: &[Vec<Row>],
+    request: &StatsRequest,
+    window: TimeRange,
+) -> Result<Statistics> {
+    use std::collections::HashMap;
+    let ranked = request.ranked().len();
+    let grouped_by = |mask: i32| (0..=ranked).find(|i| mask & (1 << (ranked - i)) == 0);
+    let mut values: Vec<HashMap<String, (u64, u64)>> = vec![HashMap::new(); ranked];
+    let mut timeline: HashMap<i64, (u64, u64)> = HashMap::new();
+    for row in slices.iter().flatten() {
+        let mask: i32 = row.try_get(0).map_err(unreadable)?;
+        let entries = count(row.try_get(3).map_err(unreadable)?);
+        let successes = count(row.try_get(4).map_err(unreadable)?);
+        let tally = match grouped_by(mask) {
+            Some(i) if i == ranked => {
+                let start: i64 = row.try_get(2).map_err(unreadable)?;
+                timeline.entry(start).or_default()
+            }
+            Some(i) => {
+                let value: String = row.try_get(1).map_err(unreadable)?;
+                // Empty values are not ranked.
+                if value.is_empty() {
+                    continue;
+                }
+                values[i].entry(value).or_default()
+            }
+            None => {
+                return Err(Error::Incompatible(format!(
+                    "a statistics row belongs to no grouping set (mask {mask})"
+                )));
+            }
+        };
+        tally.0 += entries;
+        tally.1 += successes;
+    }
+    let rankings = request
+        .ranked()
+        .iter()
+        .zip(values)
+        .map(|(column, counts)| {
+            let counts = counts
+                .into_iter()
+                .map(|(value, (entries, successes))| ValueCount::new(value, entries, successes))
+                .collect();
+            Ranking::from_counts(*column, counts, request.top_count())
+        })
+        .collect();
+    let timeline = timeline
+        .into_iter()
+        .map(|(start, (entries, successes))| (start, entries, successes));
     Statistics::assemble(request, window, timeline, rankings)
 }

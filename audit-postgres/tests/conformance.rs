@@ -18,3 +18,16 @@ mod retention_with_search_index {
 mod retention_without_search_index {
     audit_core::retention_tests!(|| async { crate::support::fresh_sealed_store(false).await });
 }
+
+/// Statistics computed in two slices of ids at once equal the reference model's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_in_slices_equal_the_reference() {
+    let (seed, _) = audit_core::testkit::random_settings();
+    audit_core::testkit::check_statistics(
+        || async { crate::support::fresh_sliced_store().await },
+        seed,
+        300,
+    )
+    .await
+    .assert_passed();
+}

@@ -565,6 +565,18 @@ pub async fn fresh_store(search_index: bool) -> Arc<dyn AuditStore> {
     Arc::new(TestStore::open(search_index).await)
 }
 
+/// A fresh, empty store that computes every statistics request in two slices.
+pub async fn fresh_sliced_store() -> Arc<dyn AuditStore> {
+    let schema = Schema::new();
+    let store = schema
+        .builder()
+        .statistics_slice_above(0)
+        .open()
+        .await
+        .unwrap_or_else(|e| panic!("opening the store failed: {e}"));
+    Arc::new(TestStore { store, schema })
+}
+
 /// A fresh, empty store sealing with the kit's retention key.
 pub async fn fresh_sealed_store(search_index: bool) -> Arc<dyn AuditStore> {
     let keyring = audit_core::testkit::retention_keyring();
