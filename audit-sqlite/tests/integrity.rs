@@ -2,32 +2,17 @@
 //! every kind of tampering with the file found at the entry it touched.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test may panic
 
-use std::path::{Path, PathBuf};
+mod sealed;
 
-use audit_core::integrity::{BreakKind, IntegrityKey, Keyring, verify};
+use std::path::Path;
+
+use audit_core::integrity::{BreakKind, verify};
 use audit_core::{AuditEvent, AuditStore};
 use audit_sqlite::SqliteStore;
-
-fn keyring() -> Keyring {
-    Keyring::new(IntegrityKey::new("k1", b"a-secret-of-sixteen-bytes".to_vec()).unwrap())
-}
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use sealed::{Dir, keyring, tamper};
 
 fn dir(name: &str) -> Dir {
-    let path = std::env::temp_dir().join(format!(
-        "audit-sqlite-integrity-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir_all(&path).unwrap();
-    Dir(path)
+    sealed::dir("integrity", name)
 }
 
 async fn filled(path: &Path) {
@@ -63,11 +48,6 @@ async fn first_break(path: &Path) -> (u64, Option<(i64, BreakKind)>) {
         verification.checked,
         verification.first_break.map(|b| (b.id, b.kind)),
     )
-}
-
-fn tamper(path: &Path, sql: &str) {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(sql).unwrap();
 }
 
 #[tokio::test]

@@ -3,35 +3,20 @@
 //! while a purge runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test may panic
 
-use std::path::{Path, PathBuf};
+mod sealed;
+
+use std::path::Path;
 use std::sync::Arc;
 
-use audit_core::integrity::{BreakKind, IntegrityKey, Keyring, verify};
+use audit_core::integrity::{BreakKind, verify};
 use audit_core::retention::{Retention, purge};
 use audit_core::{AuditEvent, AuditQuery, AuditStore};
 use audit_sqlite::SqliteStore;
 use chrono::{DateTime, TimeDelta, Utc};
-
-fn keyring() -> Keyring {
-    Keyring::new(IntegrityKey::new("k1", b"a-secret-of-sixteen-bytes".to_vec()).unwrap())
-}
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use sealed::{Dir, keyring, tamper};
 
 fn dir(name: &str) -> Dir {
-    let path = std::env::temp_dir().join(format!(
-        "audit-sqlite-retention-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir_all(&path).unwrap();
-    Dir(path)
+    sealed::dir("retention", name)
 }
 
 async fn open(path: &Path) -> SqliteStore {
@@ -55,6 +40,17 @@ async fn aged(store: &SqliteStore, now: DateTime<Utc>) {
     store.append(events).await.unwrap();
 }
 
+/// `count` entries dated 400 days before `now`.
+fn older_than_a_year(count: usize, now: DateTime<Utc>) -> Vec<AuditEvent> {
+    (0..count)
+        .map(|i| {
+            AuditEvent::new("POST /old")
+                .user(format!("old-{i}"))
+                .date(now - TimeDelta::days(400))
+        })
+        .collect()
+}
+
 /// Purges the entries older than 50½ days: ids 1 to 50.
 async fn purge_half(store: &SqliteStore, now: DateTime<Utc>) {
     let policy = Retention::max_age(TimeDelta::days(50) + TimeDelta::hours(12)).unwrap();
@@ -65,11 +61,6 @@ async fn purge_half(store: &SqliteStore, now: DateTime<Utc>) {
 fn scalar(path: &Path, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
-fn tamper(path: &Path, sql: &str) {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(sql).unwrap();
 }
 
 async fn first_break(path: &Path) -> Option<(i64, BreakKind)> {
@@ -161,14 +152,7 @@ async fn writers_go_on_while_a_purge_runs() {
     let path = dir.0.join("audit.db");
     let now = Utc::now();
     let store = Arc::new(open(&path).await);
-    let old: Vec<AuditEvent> = (0..6_000)
-        .map(|i| {
-            AuditEvent::new("POST /old")
-                .user(format!("old-{i}"))
-                .date(now - TimeDelta::days(400))
-        })
-        .collect();
-    store.append(old).await.unwrap();
+    store.append(older_than_a_year(6_000, now)).await.unwrap();
 
     let writer = {
         let store = Arc::clone(&store);
@@ -287,14 +271,7 @@ async fn verification_during_a_purge_reports_no_break() {
     let path = dir.0.join("audit.db");
     let now = Utc::now();
     let store = Arc::new(open(&path).await);
-    let old: Vec<AuditEvent> = (0..12_000)
-        .map(|i| {
-            AuditEvent::new("POST /old")
-                .user(format!("old-{i}"))
-                .date(now - TimeDelta::days(400))
-        })
-        .collect();
-    store.append(old).await.unwrap();
+    store.append(older_than_a_year(12_000, now)).await.unwrap();
     store
         .append(vec![AuditEvent::new("POST /new").user("kept")])
         .await
