@@ -155,7 +155,6 @@ async fn a_chain_continues_across_reopening_and_writers() {
 
 #[tokio::test]
 async fn privacyidea_pages_show_sig_check_and_missing_line_from_the_chain() {
-    use audit_core::api::{ApiRequest, PrivacyIdea, Scope};
     let dir = dir("sig-check");
     let path = dir.0.join("audit.db");
     filled(&path).await;
@@ -170,27 +169,7 @@ async fn privacyidea_pages_show_sig_check_and_missing_line_from_the_chain() {
         .open()
         .await
         .unwrap();
-    let dialect = PrivacyIdea::new(std::sync::Arc::new(store)).integrity(keyring());
-    let response = dialect
-        .handle(
-            &ApiRequest::get("/audit/?page_size=100&sortorder=asc"),
-            &Scope::everything(),
-        )
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(response.bytes().unwrap()).unwrap();
-    let checks: Vec<(i64, String, String)> = body["result"]["value"]["auditdata"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["number"].as_i64().unwrap(),
-                e["sig_check"].as_str().unwrap().to_owned(),
-                e["missing_line"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let checks = sealed::sig_checks(store).await;
     assert_eq!(checks.len(), 99);
     for (id, sig_check, missing_line) in checks {
         let expected = match id {

@@ -34,3 +34,30 @@ pub(crate) fn tamper(path: &Path, sql: &str) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(sql).unwrap();
 }
+
+/// `(number, sig_check, missing_line)` of every entry on the first privacyIDEA page of up to
+/// 100 entries, oldest first, as the dialect with the keyring shows them.
+pub(crate) async fn sig_checks(store: audit_sqlite::SqliteStore) -> Vec<(i64, String, String)> {
+    use audit_core::api::{ApiRequest, PrivacyIdea, Scope};
+    let dialect = PrivacyIdea::new(std::sync::Arc::new(store)).integrity(keyring());
+    let response = dialect
+        .handle(
+            &ApiRequest::get("/audit/?page_size=100&sortorder=asc"),
+            &Scope::everything(),
+        )
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(response.bytes().unwrap()).unwrap();
+    body["result"]["value"]["auditdata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["number"].as_i64().unwrap(),
+                e["sig_check"].as_str().unwrap().to_owned(),
+                e["missing_line"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
