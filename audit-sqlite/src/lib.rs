@@ -22,7 +22,7 @@ use audit_core::integrity::{
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, extra_for_check, filtered_selection, page_statement,
-    purge_count_statement, validate_identifier, where_clause,
+    prefilter_needles, purge_count_statement, validate_identifier, where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -235,6 +235,7 @@ impl SqliteStoreBuilder {
         let dialect = SqliteDialect {
             entries: names.entries.clone(),
             search: self.search_index.then(|| names.search.clone()),
+            broad: Vec::new(),
         };
         Ok(SqliteStore {
             writer,
@@ -464,9 +465,41 @@ fn read_count(conn: &Connection, statement: &Statement) -> Result<u64> {
 }
 
 impl SqliteStore {
-    fn page(&self, query: &AuditQuery, now: DateTime<Utc>) -> Statement {
-        let (sql, values) = page_statement(&self.names.entries, query, now, &*self.dialect)
-            .build(SqliteQueryBuilder);
+    /// The dialect for `query`: without index lookups for wildcard filters that would select
+    /// too many entries to help (see [`dialect::BROAD_SHARE`]).
+    async fn dialect_for(&self, query: &AuditQuery) -> Result<Arc<SqliteDialect>> {
+        let mut needles = prefilter_needles(query);
+        needles.retain(|needle| Some(needle.as_str()) != query.find_text());
+        let Some(search) = self.dialect.search.clone().filter(|_| !needles.is_empty()) else {
+            return Ok(Arc::clone(&self.dialect));
+        };
+        let counters = self.names.counters.clone();
+        let broad = self
+            .readers
+            .read("sizing the search", move |conn| {
+                let total: i64 = conn
+                    .query_row(
+                        &format!("SELECT \"value\" FROM \"{counters}\" WHERE \"name\" = 'entries'"),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .during("sizing the search")?;
+                dialect::broad_needles(conn, &search, &needles, total.max(0).unsigned_abs())
+                    .during("sizing the search")
+            })
+            .await?;
+        if broad.is_empty() {
+            return Ok(Arc::clone(&self.dialect));
+        }
+        Ok(Arc::new(SqliteDialect {
+            broad,
+            ..(*self.dialect).clone()
+        }))
+    }
+
+    fn page(&self, query: &AuditQuery, now: DateTime<Utc>, dialect: &SqliteDialect) -> Statement {
+        let (sql, values) =
+            page_statement(&self.names.entries, query, now, dialect).build(SqliteQueryBuilder);
         Statement {
             sql,
             params: params(&values),
@@ -474,10 +507,15 @@ impl SqliteStore {
     }
 
     /// The count statement, or `None` when the query is unfiltered and the counter answers.
-    fn filtered_count(&self, query: &AuditQuery, now: DateTime<Utc>) -> Option<Statement> {
-        where_clause(query, now, &*self.dialect)?;
-        let (sql, values) = count_statement(&self.names.entries, query, now, &*self.dialect)
-            .build(SqliteQueryBuilder);
+    fn filtered_count(
+        &self,
+        query: &AuditQuery,
+        now: DateTime<Utc>,
+        dialect: &SqliteDialect,
+    ) -> Option<Statement> {
+        where_clause(query, now, dialect)?;
+        let (sql, values) =
+            count_statement(&self.names.entries, query, now, dialect).build(SqliteQueryBuilder);
         Some(Statement {
             sql,
             params: params(&values),
@@ -522,15 +560,11 @@ impl SqliteStore {
     }
 
     /// The total count: the counter, or for a scoped query the entries in scope.
-    fn total(&self, query: &AuditQuery, now: DateTime<Utc>) -> Statement {
+    fn total(&self, query: &AuditQuery, now: DateTime<Utc>, dialect: &SqliteDialect) -> Statement {
         if query.is_scoped() {
-            let (sql, values) = count_statement(
-                &self.names.entries,
-                &query.scope_query(),
-                now,
-                &*self.dialect,
-            )
-            .build(SqliteQueryBuilder);
+            let (sql, values) =
+                count_statement(&self.names.entries, &query.scope_query(), now, dialect)
+                    .build(SqliteQueryBuilder);
             return Statement {
                 sql,
                 params: params(&values),
@@ -575,7 +609,8 @@ impl AuditStore for SqliteStore {
     }
 
     async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let statement = self.page(query, Utc::now());
+        let dialect = self.dialect_for(query).await?;
+        let statement = self.page(query, Utc::now(), &dialect);
         self.readers
             .read("reading entries", move |conn| {
                 read_entries(conn, &statement)
@@ -585,8 +620,9 @@ impl AuditStore for SqliteStore {
 
     async fn count(&self, query: &AuditQuery) -> Result<Counts> {
         let now = Utc::now();
-        let total = self.total(query, now);
-        let filtered = self.filtered_count(query, now);
+        let dialect = self.dialect_for(query).await?;
+        let total = self.total(query, now, &dialect);
+        let filtered = self.filtered_count(query, now, &dialect);
         self.readers
             .read("counting entries", move |conn| {
                 counts(conn, &total, filtered.as_ref())
@@ -596,9 +632,10 @@ impl AuditStore for SqliteStore {
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
         let now = Utc::now();
-        let page = self.page(&lookahead(query), now);
-        let total = self.total(query, now);
-        let filtered = self.filtered_count(query, now);
+        let dialect = self.dialect_for(query).await?;
+        let page = self.page(&lookahead(query), now, &dialect);
+        let total = self.total(query, now, &dialect);
+        let filtered = self.filtered_count(query, now, &dialect);
         let (entries, counts) = self
             .readers
             .read("reading a page", move |conn| {
@@ -793,6 +830,48 @@ impl AuditStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn wildcards_that_select_many_entries_scan_and_rare_ones_use_the_index() {
+        let store = match SqliteStore::in_memory().await {
+            Ok(store) => store,
+            Err(error) => panic!("{error}"),
+        };
+        let events = (0..300)
+            .map(|i| AuditEvent::new("POST /auth").user(format!("common-{i}")))
+            .chain((0..3).map(|i| AuditEvent::new("POST /auth").user(format!("seldom-{i}"))))
+            .collect();
+        if let Err(error) = store.append(events).await {
+            panic!("{error}");
+        }
+        let filter = |value: &str| match AuditQuery::new().filter("user", value) {
+            Ok(query) => query,
+            Err(error) => panic!("{error}"),
+        };
+        let find = match AuditQuery::new().find("common") {
+            Ok(query) => query,
+            Err(error) => panic!("{error}"),
+        };
+        let mut broad = Vec::new();
+        for query in [filter("*common*"), filter("*seldom*"), find] {
+            match store.dialect_for(&query).await {
+                Ok(dialect) => broad.push(dialect.broad.clone()),
+                Err(error) => panic!("{error}"),
+            }
+        }
+        // Free text keeps its lookup whatever it selects.
+        assert_eq!(
+            broad,
+            vec![vec!["common".to_owned()], Vec::new(), Vec::new()]
+        );
+        // And either way the answers are the same.
+        for (value, expected) in [("*common*", 300), ("*seldom*", 3)] {
+            match store.count(&filter(value)).await {
+                Ok(counts) => assert_eq!(counts.filter_count, expected, "{value}"),
+                Err(error) => panic!("{error}"),
+            }
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn statistics_computed_in_slices_equal_the_reference() {

@@ -75,6 +75,7 @@ fn dialect(names: &Names, search: bool) -> SqliteDialect {
     SqliteDialect {
         entries: names.entries.clone(),
         search: search.then(|| names.search.clone()),
+        broad: Vec::new(),
     }
 }
 

@@ -169,6 +169,36 @@ fn condition(
     }
 }
 
+/// The needles [`where_clause`] hands to [`SqlDialect::text_prefilter`] for `query`: the free
+/// text, and the longest literal run of each top-level wildcard filter on a text column, when
+/// they are at least three characters long. A backend may look at how many entries each would
+/// select before it builds the statement (and leave out a lookup that selects too many).
+pub fn prefilter_needles(query: &AuditQuery) -> Vec<String> {
+    let mut needles: Vec<String> = query
+        .conditions()
+        .iter()
+        .filter_map(|condition| match condition {
+            Condition::Text {
+                field: Field::Column(column),
+                matcher: TextMatch::Pattern(pattern),
+                negated: false,
+            } if column.text_index().is_some() => pattern
+                .segments()
+                .iter()
+                .max_by_key(|s| s.chars().count())
+                .filter(|s| s.chars().count() >= 3)
+                .cloned(),
+            _ => None,
+        })
+        .collect();
+    if let Some(needle) = query.find_text() {
+        if needle.chars().count() >= 3 {
+            needles.push(needle.to_owned());
+        }
+    }
+    needles
+}
+
 /// The WHERE condition of `query` run at `now`, or `None` when it selects everything.
 pub fn where_clause(
     query: &AuditQuery,
