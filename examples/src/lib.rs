@@ -206,15 +206,20 @@ impl App {
         let token = Self::token(request, "PI-Authorization")
             .or_else(|| Self::token(request, "Authorization"))
             .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).trim());
-        // Only administrators may write entries.
-        let admin = token
-            .and_then(|t| self.accounts.account_of(t))
+        // Only administrators may write entries: an unknown token is 401, a self-service
+        // user's token 403.
+        let account = token.and_then(|t| self.accounts.account_of(t));
+        let admin = account
             .filter(|a| a.role == crate::accounts::Role::Admin)
             .map(|a| a.name.clone());
-        let response = match (&token, &admin) {
-            (None, _) => ApiResponse::json(401, &json!({"error": "missing credentials"})),
-            (Some(_), None) => ApiResponse::json(401, &json!({"error": "wrong credentials"})),
-            (Some(_), Some(_)) => match ingest::parse_events(body) {
+        let response = match (&token, account, &admin) {
+            (None, _, _) => ApiResponse::json(401, &json!({"error": "missing credentials"})),
+            (Some(_), None, _) => ApiResponse::json(401, &json!({"error": "wrong credentials"})),
+            (Some(_), Some(_), None) => ApiResponse::json(
+                403,
+                &json!({"error": "only administrators may write audit entries"}),
+            ),
+            (Some(_), Some(_), Some(_)) => match ingest::parse_events(body) {
                 Err(invalid) => ApiResponse::json(
                     400,
                     &json!({"error": invalid.to_string(), "index": invalid.index, "field": invalid.field}),

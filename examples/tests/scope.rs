@@ -288,6 +288,16 @@ async fn a_self_service_user_sees_only_itself_and_may_not_download() {
     let json: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["result"]["status"], false);
     assert_eq!(json["result"]["error"]["code"], 303);
+    // Known, but not allowed to write entries: 403, not 401.
+    let ingest = server
+        .client
+        .post(format!("{}/events", server.base))
+        .header("Authorization", &token)
+        .body(r#"[{"event": "POST /forged"}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingest.status().as_u16(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
