@@ -5,7 +5,7 @@
 
 mod sealed;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use audit_core::integrity::{BreakKind, verify};
@@ -56,6 +56,18 @@ async fn purge_half(store: &SqliteStore, now: DateTime<Utc>) {
     let policy = Retention::max_age(TimeDelta::days(50) + TimeDelta::hours(12)).unwrap();
     let report = purge(store, &policy, now, false).await.unwrap();
     assert_eq!(report.purged, 50);
+}
+
+/// A closed file holding [`aged`] entries with the older half purged by [`purge_half`] at
+/// `now`, in a fresh directory for the test `name`.
+async fn purged_file(name: &str, now: DateTime<Utc>) -> (Dir, PathBuf) {
+    let dir = dir(name);
+    let path = dir.0.join("audit.db");
+    let store = open(&path).await;
+    aged(&store, now).await;
+    purge_half(&store, now).await;
+    store.close().await.unwrap();
+    (dir, path)
 }
 
 fn scalar(path: &Path, sql: &str) -> i64 {
@@ -133,13 +145,7 @@ async fn tampering_after_a_purge_is_still_found() {
         ),
     ];
     for (name, sql, id, kind) in cases {
-        let dir = dir(&name.replace(' ', "-"));
-        let path = dir.0.join("audit.db");
-        let now = Utc::now();
-        let store = open(&path).await;
-        aged(&store, now).await;
-        purge_half(&store, now).await;
-        store.close().await.unwrap();
+        let (_dir, path) = purged_file(&name.replace(' ', "-"), Utc::now()).await;
         assert_eq!(first_break(&path).await, None, "{name}: intact before");
         tamper(&path, sql);
         assert_eq!(first_break(&path).await, Some((id, kind)), "{name}");
@@ -184,13 +190,8 @@ async fn writers_go_on_while_a_purge_runs() {
 
 #[tokio::test]
 async fn privacyidea_pages_check_the_first_entry_after_a_purge_against_its_checkpoint() {
-    let dir = dir("sig-check");
-    let path = dir.0.join("audit.db");
     let now = Utc::now();
-    let store = open(&path).await;
-    aged(&store, now).await;
-    purge_half(&store, now).await;
-    store.close().await.unwrap();
+    let (_dir, path) = purged_file("sig-check", now).await;
     tamper(&path, "DELETE FROM audit_entries WHERE id = 70");
 
     let checks = sealed::sig_checks(open(&path).await).await;
@@ -212,13 +213,8 @@ async fn privacyidea_pages_check_the_first_entry_after_a_purge_against_its_check
 
 #[tokio::test]
 async fn a_purge_refuses_to_vouch_for_tampered_entries() {
-    let dir = dir("refuses");
-    let path = dir.0.join("audit.db");
     let now = Utc::now();
-    let store = open(&path).await;
-    aged(&store, now).await;
-    purge_half(&store, now).await;
-    store.close().await.unwrap();
+    let (_dir, path) = purged_file("refuses", now).await;
     // Backdated by hand so that the next purge would delete them and hide the change.
     tamper(
         &path,
