@@ -198,10 +198,8 @@ impl Checkpoints {
 
     /// The MAC of entry `id` as recorded by the checkpoint that ends there, if one does.
     pub fn mac_at_end(&self, id: AuditId) -> Option<Mac> {
-        self.by_first
-            .range(..=id)
-            .next_back()
-            .filter(|(_, c)| c.last == id)
-            .map(|(_, c)| c.last_mac)
+        self.covering(id)
+            .filter(|c| c.last == id)
+            .map(|c| c.last_mac)
     }
 }

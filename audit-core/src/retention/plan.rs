@@ -164,12 +164,16 @@ pub fn plan_chunk(
         }
     }
 
+    // The rows are in id order, so a run's predecessor is found by binary search.
     let stored_mac = |id: AuditId| -> Option<Mac> {
-        read.before
-            .into_iter()
-            .chain(read.rows.iter().map(|r| (r.id, r.mac)))
-            .find(|(stored, _)| *stored == id)
-            .map(|(_, mac)| mac.unwrap_or(GENESIS))
+        let mac = match read.before {
+            Some((before, mac)) if before == id => mac,
+            _ => {
+                let at = read.rows.binary_search_by_key(&id, |r| r.id).ok()?;
+                read.rows[at].mac
+            }
+        };
+        Some(mac.unwrap_or(GENESIS))
     };
     for run in runs.into_iter().filter(|r| r.has_doomed) {
         // A run that starts with a deleted row follows the stored row before it; when that row
