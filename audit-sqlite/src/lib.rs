@@ -21,8 +21,9 @@ use audit_core::integrity::{
 };
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
-    StoredRow, count_statement, decode_entry, extra_for_check, filtered_selection, page_statement,
-    prefilter_needles, purge_count_statement, validate_identifier, where_clause,
+    StoredRow, count_statement, decode_entry, extra_for_check, filtered_selection,
+    page_statement_by_ids, prefilter_needles, purge_count_statement, validate_identifier,
+    where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -498,8 +499,8 @@ impl SqliteStore {
     }
 
     fn page(&self, query: &AuditQuery, now: DateTime<Utc>, dialect: &SqliteDialect) -> Statement {
-        let (sql, values) =
-            page_statement(&self.names.entries, query, now, dialect).build(SqliteQueryBuilder);
+        let (sql, values) = page_statement_by_ids(&self.names.entries, query, now, dialect)
+            .build(SqliteQueryBuilder);
         Statement {
             sql,
             params: params(&values),

@@ -293,6 +293,53 @@ pub fn page_statement(
 ) -> SelectStatement {
     let mut select = Query::select();
     select.columns(select_columns()).from(Alias::new(table));
+    select_page(&mut select, query, now, dialect);
+    select
+}
+
+/// [`page_statement`] with a late row lookup: an inner statement finds the ids of the page,
+/// reading and sorting only what the filter and the sort need, and the outer one reads those
+/// rows by id. Engines that sort or skip whole rows (SQLite builds its sorter from every
+/// selected column, and steps over an `OFFSET` row by row) then move a sort key and an id per
+/// entry instead of the entry.
+pub fn page_statement_by_ids(
+    table: &str,
+    query: &AuditQuery,
+    now: DateTime<Utc>,
+    dialect: &dyn SqlDialect,
+) -> SelectStatement {
+    let mut ids = Query::select();
+    ids.column(Alias::new("id")).from(Alias::new(table));
+    select_page(&mut ids, query, now, dialect);
+    let mut select = Query::select();
+    select
+        .columns(select_columns())
+        .from(Alias::new(table))
+        .and_where(col(Column::Id.name()).in_subquery(ids));
+    order_page(&mut select, query);
+    select
+}
+
+/// The sort of `query` and then the id, which makes the order total.
+fn order_page(select: &mut SelectStatement, query: &AuditQuery) {
+    let sort = query.sort_order();
+    let order = match sort.direction() {
+        Direction::Asc => Order::Asc,
+        Direction::Desc => Order::Desc,
+    };
+    if sort.column() != Column::Id {
+        select.order_by_expr(sort_expr(sort.column()), order.clone());
+    }
+    select.order_by(Alias::new("id"), order);
+}
+
+/// The filter, order, limit and offset of one page of `query`.
+fn select_page(
+    select: &mut SelectStatement,
+    query: &AuditQuery,
+    now: DateTime<Utc>,
+    dialect: &dyn SqlDialect,
+) {
     if let Some(filter) = where_clause(query, now, dialect) {
         select.and_where(filter);
     }
@@ -303,20 +350,12 @@ pub fn page_statement(
             (0, *count)
         }
     };
-    let sort = query.sort_order();
-    let order = match sort.direction() {
-        Direction::Asc => Order::Asc,
-        Direction::Desc => Order::Desc,
-    };
-    select
-        .order_by_expr(sort_expr(sort.column()), order.clone())
-        .order_by(Alias::new("id"), order)
-        .limit(u64::from(count));
+    order_page(select, query);
+    select.limit(u64::from(count));
     if start > 0 {
         // Engines take a signed 64-bit offset; anything beyond it is past every result anyway.
         select.offset(Ord::min(start, i64::MAX.unsigned_abs()));
     }
-    select
 }
 
 /// The statement counting the entries of `table` that match `query` at `now`.
