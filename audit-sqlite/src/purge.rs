@@ -76,6 +76,7 @@ fn dialect(names: &Names, search: bool) -> SqliteDialect {
         entries: names.entries.clone(),
         search: search.then(|| names.search.clone()),
         broad: Vec::new(),
+        ids: None,
     }
 }
 
