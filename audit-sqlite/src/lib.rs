@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use audit_core::integrity::{
     ChainCheck, ChainChecker, Checkpoint, Checkpoints, Keyring, Link, Seal, StoredEntry,
 };
+use audit_core::query::Sort;
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, extra_for_check, filtered_selection,
@@ -78,6 +79,9 @@ pub struct SqliteStoreBuilder {
 
 /// The default of [`SqliteStoreBuilder::memory_map`].
 const DEFAULT_MEMORY_MAP: u64 = 1 << 30;
+
+/// How many connections count in halves, besides the read connections.
+const COUNT_CONNECTIONS: usize = 2;
 
 static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
 
@@ -157,11 +161,13 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// How many bytes of the file each read connection maps into memory (default 1 GiB; 0
-    /// reads through system calls only). Mapped pages bypass SQLite's page cache, which the
-    /// connections of one process share under one lock: at 1,000,000 entries two counts at
-    /// once each ran at about half speed without the map. An I/O error on a mapped page ends
-    /// the process with `SIGBUS` where a read would return an error.
+    /// How many bytes of the file the two connections that count in halves map into memory
+    /// (default 1 GiB; 0 reads through system calls only). The bundled SQLite shares one page
+    /// cache among the connections of a process, under one lock; mapped pages bypass it. At
+    /// 1,000,000 entries two halves counted at once each ran at about half speed without the
+    /// map. The other read connections do not map the file: a CSV export read through the map
+    /// ran 12 % slower. An I/O error on a mapped page ends the process with `SIGBUS` where a
+    /// read would return an error.
     #[must_use]
     pub fn memory_map(mut self, bytes: u64) -> Self {
         self.memory_map = bytes;
@@ -241,11 +247,14 @@ impl SqliteStoreBuilder {
         .during("configuring the write connection")?;
         schema::sync_search_index(&mut conn, &names, self.search_index)?;
         let readers = (0..self.readers)
+            .map(|_| self.connect(true))
+            .collect::<Result<Vec<_>>>()?;
+        let count_readers = (0..COUNT_CONNECTIONS)
             .map(|_| {
                 let conn = self.connect(true)?;
                 if path.is_some() {
                     conn.execute_batch(&format!("PRAGMA mmap_size = {};", self.memory_map))
-                        .during("configuring a read connection")?;
+                        .during("configuring a counting connection")?;
                 }
                 Ok(conn)
             })
@@ -268,6 +277,7 @@ impl SqliteStoreBuilder {
             writer,
             writer_stopped,
             readers: ReadPool::new(readers),
+            count_readers: ReadPool::new(count_readers),
             names,
             dialect: Arc::new(dialect),
             slice_statistics_above: stats::SLICE_ABOVE_ROWS,
@@ -281,6 +291,8 @@ pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     writer_stopped: oneshot::Receiver<()>,
     readers: Arc<ReadPool>,
+    /// The connections that count in halves (see [`count`]), mapping the file.
+    count_readers: Arc<ReadPool>,
     names: Names,
     dialect: Arc<SqliteDialect>,
     /// Statistics over more entries than this are computed in slices, one per reader and core.
@@ -321,9 +333,11 @@ impl SqliteStore {
             writer,
             writer_stopped,
             readers,
+            count_readers,
             ..
         } = self;
         drop(readers);
+        drop(count_readers);
         drop(writer);
         writer_stopped
             .await
@@ -335,6 +349,13 @@ impl SqliteStore {
 struct Statement {
     sql: String,
     params: Vec<Param>,
+}
+
+/// The entries of a page read with [`page_statement_by_ids`], put in `sort`'s order.
+fn read_page(conn: &Connection, statement: &Statement, sort: Sort) -> Result<Vec<AuditEntry>> {
+    let mut entries = read_entries(conn, statement)?;
+    sort.arrange(&mut entries);
+    Ok(entries)
 }
 
 fn read_entries(conn: &Connection, statement: &Statement) -> Result<Vec<AuditEntry>> {
@@ -579,7 +600,7 @@ impl SqliteStore {
         dialect: &SqliteDialect,
     ) -> Result<Option<[Statement; 2]>> {
         use sea_query::ExprTrait;
-        if self.readers.size() < 2
+        if self.count_readers.size() < 2
             || where_clause(query, now, dialect).is_none()
             || !count::reads_every_row(query, now)
         {
@@ -629,9 +650,9 @@ impl SqliteStore {
     async fn count_in_halves(&self, halves: [Statement; 2]) -> Result<u64> {
         let [lower, upper] = halves;
         let (lower, upper) = futures_util::future::try_join(
-            self.readers
+            self.count_readers
                 .read("counting entries", move |conn| read_count(conn, &lower)),
-            self.readers
+            self.count_readers
                 .read("counting entries", move |conn| read_count(conn, &upper)),
         )
         .await?;
@@ -743,9 +764,10 @@ impl AuditStore for SqliteStore {
     async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         let dialects = self.dialect_for(query).await?;
         let statement = self.page(query, Utc::now(), &dialects.page);
+        let sort = query.sort_order();
         self.readers
             .read("reading entries", move |conn| {
-                read_entries(conn, &statement)
+                read_page(conn, &statement, sort)
             })
             .await
     }
@@ -778,6 +800,7 @@ impl AuditStore for SqliteStore {
         let now = Utc::now();
         let dialects = self.dialect_for(query).await?;
         let page = self.page(&lookahead(query), now, &dialects.page);
+        let sort = query.sort_order();
         let dialect = dialects.count;
         let total = self.total(query, now, &dialect);
         if let Some(halves) = self.count_halves(query, now, &dialect).await? {
@@ -785,7 +808,7 @@ impl AuditStore for SqliteStore {
             let ((entries, total_count), filter_count) = futures_util::future::try_join(
                 self.readers.read("reading a page", move |conn| {
                     let tx = conn.unchecked_transaction().during("starting a read")?;
-                    let entries = read_entries(&tx, &page)?;
+                    let entries = read_page(&tx, &page, sort)?;
                     let total_count = read_count(&tx, &total)?;
                     tx.finish().during("ending a read")?;
                     Ok((entries, total_count))
@@ -805,7 +828,7 @@ impl AuditStore for SqliteStore {
             .read("reading a page", move |conn| {
                 // One read transaction: the page and both counts come from the same snapshot.
                 let tx = conn.unchecked_transaction().during("starting a read")?;
-                let entries = read_entries(&tx, &page)?;
+                let entries = read_page(&tx, &page, sort)?;
                 let counts = counts(&tx, &total, filtered.as_ref())?;
                 tx.finish().during("ending a read")?;
                 Ok((entries, counts))

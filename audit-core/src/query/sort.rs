@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use crate::column::Column;
 use crate::error::Error;
+use crate::event::AuditEntry;
 
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -102,5 +103,16 @@ impl Sort {
     /// The direction, shared by the tie-break on `id`.
     pub fn direction(&self) -> Direction {
         self.direction
+    }
+
+    /// Puts `entries` in this order, the id breaking ties, as every backend sorts.
+    pub fn arrange(&self, entries: &mut [AuditEntry]) {
+        let column = self.column;
+        match self.direction {
+            Direction::Asc => entries.sort_by_cached_key(|e| (e.sort_key(column), e.id())),
+            Direction::Desc => {
+                entries.sort_by_cached_key(|e| std::cmp::Reverse((e.sort_key(column), e.id())));
+            }
+        }
     }
 }

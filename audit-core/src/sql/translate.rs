@@ -299,9 +299,10 @@ pub fn page_statement(
 
 /// [`page_statement`] with a late row lookup: an inner statement finds the ids of the page,
 /// reading and sorting only what the filter and the sort need, and the outer one reads those
-/// rows by id. Engines that sort or skip whole rows (SQLite builds its sorter from every
-/// selected column, and steps over an `OFFSET` row by row) then move a sort key and an id per
-/// entry instead of the entry.
+/// rows by id, in no particular order: put them in order with
+/// [`Sort::arrange`](crate::query::Sort::arrange). Engines that sort or skip whole rows (SQLite
+/// builds its sorter from every selected column, and steps over an `OFFSET` row by row) then
+/// move a sort key and an id per entry instead of the entry.
 pub fn page_statement_by_ids(
     table: &str,
     query: &AuditQuery,
@@ -316,7 +317,6 @@ pub fn page_statement_by_ids(
         .columns(select_columns())
         .from(Alias::new(table))
         .and_where(col(Column::Id.name()).in_subquery(ids));
-    order_page(&mut select, query);
     select
 }
 
