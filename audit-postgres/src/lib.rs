@@ -14,6 +14,7 @@ use audit_core::integrity::{
     Chain, ChainCheck, ChainChecker, Checkpoint, Checkpoints, GENESIS, Keyring, Link, Mac, Seal,
     StoredEntry,
 };
+use audit_core::query::TimeRange;
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
     StoredRow, count_statement, decode_entry, encode_event, extra_for_check, page_statement,
@@ -327,6 +328,52 @@ fn read_count(row: &Row) -> Result<u64> {
 }
 
 impl PostgresStore {
+    /// How many distinct values each key of `request` likely has (ranked columns from the
+    /// planner's statistics, `None` before the table was first analyzed; then the buckets of
+    /// the window), for [`stats::grouping`].
+    async fn distinct_estimates(
+        &self,
+        client: &deadpool_postgres::Client,
+        request: &StatsRequest,
+        window: TimeRange,
+    ) -> Result<Vec<Option<f64>>> {
+        let rows = client
+            .query(
+                "SELECT s.attname::text, s.n_distinct::float8, c.reltuples::float8 \
+                 FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass($3) \
+                 WHERE s.schemaname::text = $1 AND s.tablename::text = $2",
+                &[&self.names.schema, &self.names.table, &self.names.entries],
+            )
+            .await
+            .during("estimating the statistics' groups")?;
+        let mut estimates = Vec::with_capacity(request.ranked().len() + 1);
+        for column in request.ranked() {
+            let mut estimate = None;
+            for row in &rows {
+                let name: String = row.try_get(0).map_err(unreadable)?;
+                if name == column.name() {
+                    let distinct: f64 = row.try_get(1).map_err(unreadable)?;
+                    let rows: f64 = row.try_get(2).map_err(unreadable)?;
+                    // A negative estimate is a share of the rows.
+                    estimate = if distinct >= 0.0 {
+                        Some(distinct)
+                    } else {
+                        (rows > 0.0).then_some(-distinct * rows)
+                    };
+                }
+            }
+            estimates.push(estimate);
+        }
+        let buckets = match (window.from, window.to) {
+            (Some(from), Some(to)) => {
+                let span = (to - from).num_microseconds().unwrap_or(i64::MAX);
+                Some((span / request.bucket_width().micros()).saturating_add(2) as f64)
+            }
+            _ => None,
+        };
+        estimates.push(buckets);
+        Ok(estimates)
+    }
     /// A builder with the defaults: schema `public`, table `audit_entries`, 8 connections,
     /// search index on.
     pub fn builder() -> PostgresStoreBuilder {
@@ -778,7 +825,10 @@ impl AuditStore for PostgresStore {
             if last - first >= self.statistics_slice_above {
                 // Grouping sets run on one core; two halves run on two connections at once
                 // and are added up (each half in its own snapshot).
+                let estimates = self.distinct_estimates(&client, request, window).await?;
                 drop(client);
+                let sets = stats::grouping(&estimates);
+                let sets = &sets;
                 let middle = first + (last - first) / 2;
                 let slices = [(first, middle), (middle + 1, last)];
                 let reads = slices.map(|slice| async move {
@@ -788,12 +838,22 @@ impl AuditStore for PostgresStore {
                         now,
                         &self.dialect,
                         slice,
+                        sets,
                     ))?;
-                    let client = self.pool.get().await.during("connecting")?;
-                    client
+                    let mut client = self.pool.get().await.during("connecting")?;
+                    let tx = client.transaction().await.during("computing statistics")?;
+                    // Room to hash every grouping set: with the planner's statistics and the
+                    // default 4 MB it sorts the rows for one set instead (1,000,000 rows:
+                    // about 480 ms a half instead of 270).
+                    tx.batch_execute(&format!("SET LOCAL work_mem = '{}kB'", stats::WORK_MEM_KB))
+                        .await
+                        .during("computing statistics")?;
+                    let rows = tx
                         .query_typed(&statement.sql, &typed(&statement.params))
                         .await
-                        .during("computing statistics")
+                        .during("computing statistics")?;
+                    tx.commit().await.during("computing statistics")?;
+                    Ok::<_, Error>(rows)
                 });
                 let [low, high] = reads;
                 let (low, high) = futures_util::future::try_join(low, high).await?;

@@ -31,3 +31,17 @@ async fn statistics_in_slices_equal_the_reference() {
     .await
     .assert_passed();
 }
+
+/// The same after the table was analyzed: keys with few distinct values (event,
+/// administrator, realm, the buckets) then share one grouping set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_in_slices_with_combined_keys_equal_the_reference() {
+    let (seed, _) = audit_core::testkit::random_settings();
+    audit_core::testkit::check_statistics(
+        || async { crate::support::fresh_analyzed_sliced_store().await },
+        seed,
+        300,
+    )
+    .await
+    .assert_passed();
+}

@@ -470,6 +470,9 @@ pub struct TestStore {
     // Declared first so the pool closes before the schema is dropped.
     pub store: PostgresStore,
     pub schema: Schema,
+    /// Whether the first statistics request analyzes the table first, so that the planner's
+    /// estimates exist (as on a server that has been running).
+    pub analyze_before_statistics: std::sync::atomic::AtomicBool,
 }
 
 impl TestStore {
@@ -492,7 +495,11 @@ impl TestStore {
             .open()
             .await
             .unwrap_or_else(|e| panic!("opening the store failed: {e}"));
-        TestStore { store, schema }
+        TestStore {
+            store,
+            schema,
+            analyze_before_statistics: false.into(),
+        }
     }
 }
 
@@ -518,6 +525,14 @@ impl AuditStore for TestStore {
         &self,
         request: &audit_core::StatsRequest,
     ) -> audit_core::Result<audit_core::Statistics> {
+        use std::sync::atomic::Ordering;
+        if self.analyze_before_statistics.swap(false, Ordering::SeqCst) {
+            admin()
+                .await
+                .batch_execute(&format!("ANALYZE \"{}\".audit_entries", self.schema.name))
+                .await
+                .unwrap_or_else(|e| panic!("analyzing the table failed: {e}"));
+        }
         self.store.statistics(request).await
     }
 
@@ -574,7 +589,28 @@ pub async fn fresh_sliced_store() -> Arc<dyn AuditStore> {
         .open()
         .await
         .unwrap_or_else(|e| panic!("opening the store failed: {e}"));
-    Arc::new(TestStore { store, schema })
+    Arc::new(TestStore {
+        store,
+        schema,
+        analyze_before_statistics: false.into(),
+    })
+}
+
+/// Like [`fresh_sliced_store`], with the table analyzed before the first statistics request:
+/// the planner's estimates let keys with few values share a grouping set.
+pub async fn fresh_analyzed_sliced_store() -> Arc<dyn AuditStore> {
+    let schema = Schema::new();
+    let store = schema
+        .builder()
+        .statistics_slice_above(0)
+        .open()
+        .await
+        .unwrap_or_else(|e| panic!("opening the store failed: {e}"));
+    Arc::new(TestStore {
+        store,
+        schema,
+        analyze_before_statistics: true.into(),
+    })
 }
 
 /// A fresh, empty store sealing with the kit's retention key.
