@@ -6,6 +6,7 @@ mod dialect;
 mod error;
 mod pool;
 mod purge;
+mod ranking;
 mod schema;
 mod stats;
 mod wal_checkpoint;
@@ -20,12 +21,12 @@ use async_trait::async_trait;
 use audit_core::integrity::{
     ChainCheck, ChainChecker, Checkpoint, Checkpoints, Keyring, Link, Seal, StoredEntry,
 };
-use audit_core::query::Sort;
+use audit_core::query::{Page, Sort};
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
-    StoredRow, count_statement, decode_entry, extra_for_check, filtered_selection,
-    page_statement_by_ids, prefilter_needles, purge_count_statement, validate_identifier,
-    where_clause,
+    StoredRow, count_statement, decode_entry, entries_statement, extra_for_check,
+    filtered_selection, page_statement_by_ids, prefilter_needles, purge_count_statement,
+    sort_key_statement, validate_identifier, where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -599,11 +600,25 @@ impl SqliteStore {
         now: DateTime<Utc>,
         dialect: &SqliteDialect,
     ) -> Result<Option<[Statement; 2]>> {
+        if where_clause(query, now, dialect).is_none() || !count::reads_every_row(query, now) {
+            return Ok(None);
+        }
+        self.halves_of(
+            |dialect| count_statement(&self.names.entries, query, now, dialect),
+            dialect,
+        )
+        .await
+    }
+
+    /// `statement` (built with the dialect it is given, from `dialect`) restricted to each half
+    /// of the ids, when the table holds enough ids to make splitting pay.
+    async fn halves_of(
+        &self,
+        statement: impl Fn(&SqliteDialect) -> sea_query::SelectStatement,
+        dialect: &SqliteDialect,
+    ) -> Result<Option<[Statement; 2]>> {
         use sea_query::ExprTrait;
-        if self.count_readers.size() < 2
-            || where_clause(query, now, dialect).is_none()
-            || !count::reads_every_row(query, now)
-        {
+        if self.count_readers.size() < 2 {
             return Ok(None);
         }
         let entries = self.names.entries.clone();
@@ -634,7 +649,7 @@ impl SqliteStore {
                 ids: Some((after, up_to)),
                 ..dialect.clone()
             };
-            let mut select = count_statement(&self.names.entries, query, now, &dialect);
+            let mut select = statement(&dialect);
             select
                 .and_where(Expr::col(Alias::new("id")).gt(after))
                 .and_where(Expr::col(Alias::new("id")).lte(up_to));
@@ -644,6 +659,73 @@ impl SqliteStore {
                 params: params(&values),
             }
         })))
+    }
+
+    /// A page and its counts from one pass over each half of the ids (see [`ranking`]), when
+    /// the page is one to rank that way and its filter, if any, reads every row.
+    async fn ranked_page(
+        &self,
+        query: &AuditQuery,
+        now: DateTime<Utc>,
+        dialect: &SqliteDialect,
+    ) -> Result<Option<AuditPage>> {
+        let Some(keep) = ranking::to_keep(query) else {
+            return Ok(None);
+        };
+        let Page::Offset { start, count } = *query.page_spec() else {
+            return Ok(None);
+        };
+        let filtered = where_clause(query, now, dialect).is_some();
+        if filtered && !count::reads_every_row(query, now) {
+            return Ok(None);
+        }
+        let Some(halves) = self
+            .halves_of(
+                |dialect| sort_key_statement(&self.names.entries, query, now, dialect),
+                dialect,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let direction = query.sort_order().direction();
+        let [lower, upper] = halves;
+        let rank = |half: Statement| {
+            self.count_readers.read("ranking entries", move |conn| {
+                ranking::rank(conn, &half.sql, &half.params, keep, direction)
+            })
+        };
+        let (lower, upper) = futures_util::future::try_join(rank(lower), rank(upper)).await?;
+        // `keep` is at most ranking::RANK_UP_TO, so the start fits.
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        let (ids, filter_count) =
+            ranking::merge([lower, upper], start, count as usize + 1, direction);
+        let rows = {
+            let (sql, values) =
+                entries_statement(&self.names.entries, &ids).build(SqliteQueryBuilder);
+            Statement {
+                sql,
+                params: params(&values),
+            }
+        };
+        let total = self.total(query, now, dialect);
+        let sort = query.sort_order();
+        let (entries, total_count) = self
+            .readers
+            .read("reading a page", move |conn| {
+                let tx = conn.unchecked_transaction().during("starting a read")?;
+                let entries = read_page(&tx, &rows, sort)?;
+                let total_count = read_count(&tx, &total)?;
+                tx.finish().during("ending a read")?;
+                Ok((entries, total_count))
+            })
+            .await?;
+        let counts = Counts {
+            // Unfiltered, the counter answers for both, as on every other page.
+            filter_count: if filtered { filter_count } else { total_count },
+            total_count,
+        };
+        Ok(Some(page_from_lookahead(entries, query, counts)))
     }
 
     /// Counts the two halves at once and adds them up.
@@ -799,9 +881,12 @@ impl AuditStore for SqliteStore {
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
         let now = Utc::now();
         let dialects = self.dialect_for(query).await?;
+        let dialect = dialects.count;
+        if let Some(page) = self.ranked_page(query, now, &dialect).await? {
+            return Ok(page);
+        }
         let page = self.page(&lookahead(query), now, &dialects.page);
         let sort = query.sort_order();
-        let dialect = dialects.count;
         let total = self.total(query, now, &dialect);
         if let Some(halves) = self.count_halves(query, now, &dialect).await? {
             // The page and the total in one read transaction, the count beside them.

@@ -320,6 +320,37 @@ pub fn page_statement_by_ids(
     select
 }
 
+/// The id and the sort key of every entry `query` selects, in no order and without its page:
+/// for an engine that counts the entries and keeps a page's worth of the first ones itself, in
+/// one pass. The key is an integer, or text for text columns.
+pub fn sort_key_statement(
+    table: &str,
+    query: &AuditQuery,
+    now: DateTime<Utc>,
+    dialect: &dyn SqlDialect,
+) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .column(Alias::new("id"))
+        .expr(sort_expr(query.sort_order().column()))
+        .from(Alias::new(table));
+    if let Some(filter) = where_clause(query, now, dialect) {
+        select.and_where(filter);
+    }
+    select
+}
+
+/// The entries of `table` with these ids, in no order; the columns of
+/// [`StoredRow`](crate::sql::StoredRow) in its order, as [`page_statement`].
+pub fn entries_statement(table: &str, ids: &[i64]) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .columns(select_columns())
+        .from(Alias::new(table))
+        .and_where(col(Column::Id.name()).is_in(ids.iter().copied()));
+    select
+}
+
 /// The sort of `query` and then the id, which makes the order total.
 fn order_page(select: &mut SelectStatement, query: &AuditQuery) {
     let sort = query.sort_order();
