@@ -580,8 +580,10 @@ pub async fn fresh_store(search_index: bool) -> Arc<dyn AuditStore> {
     Arc::new(TestStore::open(search_index).await)
 }
 
-/// A fresh, empty store that computes every statistics request in two slices.
-pub async fn fresh_sliced_store() -> Arc<dyn AuditStore> {
+/// A fresh, empty store that computes every statistics request in two slices; with `analyze`,
+/// the table is analyzed before the first request, so the planner's estimates let keys with
+/// few values share a grouping set.
+pub async fn fresh_sliced_store(analyze: bool) -> Arc<dyn AuditStore> {
     let schema = Schema::new();
     let store = schema
         .builder()
@@ -592,24 +594,7 @@ pub async fn fresh_sliced_store() -> Arc<dyn AuditStore> {
     Arc::new(TestStore {
         store,
         schema,
-        analyze_before_statistics: false.into(),
-    })
-}
-
-/// Like [`fresh_sliced_store`], with the table analyzed before the first statistics request:
-/// the planner's estimates let keys with few values share a grouping set.
-pub async fn fresh_analyzed_sliced_store() -> Arc<dyn AuditStore> {
-    let schema = Schema::new();
-    let store = schema
-        .builder()
-        .statistics_slice_above(0)
-        .open()
-        .await
-        .unwrap_or_else(|e| panic!("opening the store failed: {e}"));
-    Arc::new(TestStore {
-        store,
-        schema,
-        analyze_before_statistics: true.into(),
+        analyze_before_statistics: analyze.into(),
     })
 }
 
