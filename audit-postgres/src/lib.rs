@@ -352,14 +352,10 @@ impl PostgresStore {
             for row in &rows {
                 let name: String = row.try_get(0).map_err(unreadable)?;
                 if name == column.name() {
-                    let distinct: f64 = row.try_get(1).map_err(unreadable)?;
-                    let rows: f64 = row.try_get(2).map_err(unreadable)?;
-                    // A negative estimate is a share of the rows.
-                    estimate = if distinct >= 0.0 {
-                        Some(distinct)
-                    } else {
-                        (rows > 0.0).then_some(-distinct * rows)
-                    };
+                    estimate = stats::distinct_values(
+                        row.try_get(1).map_err(unreadable)?,
+                        row.try_get(2).map_err(unreadable)?,
+                    );
                 }
             }
             estimates.push(estimate);

@@ -92,6 +92,19 @@ pub(crate) const WORK_MEM_KB: u32 = 32 * 1024;
 /// Above this many estimated groups, keys are not grouped together.
 pub(crate) const COMBINED_GROUPS: f64 = 100_000.0;
 
+/// How many distinct values a column holds by `pg_stats.n_distinct` for a table of `rows`
+/// rows (`pg_class.reltuples`): a negative estimate is a share of the rows, and a table
+/// never analyzed has -1 rows. Zero (unknown) and missing estimates give `None`.
+pub(crate) fn distinct_values(n_distinct: f64, rows: f64) -> Option<f64> {
+    if n_distinct > 0.0 {
+        Some(n_distinct)
+    } else if n_distinct < 0.0 && rows > 0.0 {
+        Some(-n_distinct * rows)
+    } else {
+        None
+    }
+}
+
 /// The grouping sets for keys with these estimated numbers of distinct values (ranked columns,
 /// then the bucket; `None` when unknown). The keys with the fewest values are grouped together
 /// while the product of their estimates stays at most [`COMBINED_GROUPS`]: each grouping set
@@ -317,6 +330,14 @@ mod tests {
             grouping(&estimates),
             vec![vec![0], vec![2], vec![1, 3, 4, 5]]
         );
+    }
+
+    #[test]
+    fn estimates_read_shares_of_the_rows() {
+        assert_eq!(distinct_values(30.0, 1e6), Some(30.0));
+        assert_eq!(distinct_values(-0.5, 1e6), Some(500_000.0));
+        assert_eq!(distinct_values(-0.5, -1.0), None);
+        assert_eq!(distinct_values(0.0, 1e6), None);
     }
 
     #[test]

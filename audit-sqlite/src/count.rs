@@ -20,7 +20,7 @@ pub(crate) const SPLIT_ABOVE_IDS: i64 = 100_000;
 
 /// The columns that lead an index (see `schema`): an exact filter on one is counted from the
 /// index.
-const LEADING_INDEX: [Column; 3] = [Column::User, Column::Event, Column::Realm];
+pub(crate) const LEADING_INDEX: [Column; 3] = [Column::User, Column::Event, Column::Realm];
 
 /// Whether counting `query` at `now` reads every row: no time window, and no condition that
 /// an index answers.
@@ -45,15 +45,16 @@ fn narrows(condition: &Condition) -> bool {
     }
 }
 
-/// The two id ranges `(after, up_to]` that together hold every id, split halfway between
-/// `first` and `last`; `None` when they are less than `above` apart.
+/// The two id ranges `(after, up_to]` that together hold every id from `first` on (and those
+/// appended meanwhile), split halfway between `first` and `last`; `None` when they are less
+/// than `above` apart.
 pub(crate) fn halves(first: i64, last: i64, above: i64) -> Option<[(i64, i64); 2]> {
     let span = last.checked_sub(first)?;
     if span < above {
         return None;
     }
     let middle = first + span / 2;
-    Some([(i64::MIN, middle), (middle, i64::MAX)])
+    Some([(first.checked_sub(1)?, middle), (middle, i64::MAX)])
 }
 
 #[cfg(test)]
@@ -62,11 +63,11 @@ mod tests {
 
     #[test]
     fn halves_cover_every_id_once() {
-        assert_eq!(halves(7, 7, 0), Some([(i64::MIN, 7), (7, i64::MAX)]));
+        assert_eq!(halves(7, 7, 0), Some([(6, 7), (7, i64::MAX)]));
         assert_eq!(halves(1, 1_000, SPLIT_ABOVE_IDS), None);
         assert_eq!(halves(i64::MIN, i64::MAX, 0), None);
         let [(a, b), (c, d)] = halves(1, 1_000_001, SPLIT_ABOVE_IDS).unwrap();
-        assert_eq!((a, b, c, d), (i64::MIN, 500_001, 500_001, i64::MAX));
+        assert_eq!((a, b, c, d), (0, 500_001, 500_001, i64::MAX));
     }
 
     #[test]

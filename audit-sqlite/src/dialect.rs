@@ -64,6 +64,37 @@ fn trigram_query(needle: &str) -> String {
         .join(" AND ")
 }
 
+impl SqliteDialect {
+    /// For a statement over the ids `(after, up_to]` with free text `needle`: the search table
+    /// to join on `rowid = id`, and the condition on it (the lookup and the id range); `None`
+    /// when the needle is not looked up in the index. Driving the statement from the index
+    /// saves the set of matching ids an `IN` lookup collects first: at 1,000,000 entries,
+    /// counting half of `find=token` took 120 ms joined against 146 ms.
+    pub(crate) fn search_join(
+        &self,
+        needle: &str,
+        (after, up_to): (i64, i64),
+    ) -> Option<(String, Expr)> {
+        let search = self.search.as_ref()?;
+        if needle.chars().count() < 3 || self.broad.iter().any(|b| b == needle) {
+            return None;
+        }
+        Some((
+            search.clone(),
+            Expr::cust_with_values(
+                format!(
+                    "\"{search}\" MATCH ? AND \"{search}\".rowid > ? AND \"{search}\".rowid <= ?"
+                ),
+                [
+                    sea_query::Value::from(trigram_query(needle)),
+                    after.into(),
+                    up_to.into(),
+                ],
+            ),
+        ))
+    }
+}
+
 impl SqlDialect for SqliteDialect {
     fn json_field(&self, column: &str, key: &str) -> Expr {
         let column = if column == "extra_folded" {

@@ -147,7 +147,8 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// How many read connections serve queries in parallel (default 4, at least 1).
+    /// How many read connections serve queries in parallel (default 4, at least 1); two more
+    /// count and rank in halves of the ids (see [`memory_map`](Self::memory_map)).
     #[must_use]
     pub fn read_connections(mut self, readers: usize) -> Self {
         self.readers = readers.max(1);
@@ -162,9 +163,10 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// How many bytes of the file the two connections that count in halves map into memory
-    /// (default 1 GiB; 0 reads through system calls only). The bundled SQLite shares one page
-    /// cache among the connections of a process, under one lock; mapped pages bypass it. At
+    /// How many bytes of the file the two connections that count (and rank pages) in halves of
+    /// the ids map into memory (default 1 GiB; 0 reads through system calls only); they are
+    /// opened besides the read connections. The bundled SQLite shares one page cache among
+    /// the connections of a process, under one lock; mapped pages bypass it. At
     /// 1,000,000 entries two halves counted at once each ran at about half speed without the
     /// map. The other read connections do not map the file: a CSV export read through the map
     /// ran 12 % slower. An I/O error on a mapped page ends the process with `SIGBUS` where a
@@ -606,19 +608,24 @@ impl SqliteStore {
         self.halves_of(
             |dialect| count_statement(&self.names.entries, query, now, dialect),
             dialect,
+            query.find_text(),
         )
         .await
     }
 
     /// `statement` (built with the dialect it is given, from `dialect`) restricted to each half
-    /// of the ids, when the table holds enough ids to make splitting pay.
+    /// of the ids, when the table holds enough ids to make splitting pay; free text `find` is
+    /// looked up by joining the search index (see [`SqliteDialect::search_join`]).
     async fn halves_of(
         &self,
         statement: impl Fn(&SqliteDialect) -> sea_query::SelectStatement,
         dialect: &SqliteDialect,
+        find: Option<&str>,
     ) -> Result<Option<[Statement; 2]>> {
         use sea_query::ExprTrait;
-        if self.count_readers.size() < 2 {
+        // Busy with another request's halves (or short of a connection lost to a panic): the
+        // caller reads whole on a read connection instead of queueing.
+        if self.count_readers.idle() < 2 {
             return Ok(None);
         }
         let entries = self.names.entries.clone();
@@ -645,11 +652,33 @@ impl SqliteStore {
             return Ok(None);
         };
         Ok(Some(halves.map(|(after, up_to)| {
+            let join = find.and_then(|needle| {
+                let (search, on) = dialect.search_join(needle, (after, up_to))?;
+                Some((needle, search, on))
+            });
+            let mut broad = dialect.broad.clone();
+            if let Some((needle, ..)) = &join {
+                // Joined instead of looked up.
+                broad.push((*needle).to_owned());
+            }
             let dialect = SqliteDialect {
                 ids: Some((after, up_to)),
+                broad,
                 ..dialect.clone()
             };
             let mut select = statement(&dialect);
+            if let Some((_, search, on)) = join {
+                select
+                    .join(
+                        sea_query::JoinType::InnerJoin,
+                        Alias::new(&search),
+                        Expr::cust(format!(
+                            "\"{search}\".rowid = \"{}\".\"id\"",
+                            self.names.entries
+                        )),
+                    )
+                    .and_where(on);
+            }
             select
                 .and_where(Expr::col(Alias::new("id")).gt(after))
                 .and_where(Expr::col(Alias::new("id")).lte(up_to));
@@ -669,20 +698,21 @@ impl SqliteStore {
         now: DateTime<Utc>,
         dialect: &SqliteDialect,
     ) -> Result<Option<AuditPage>> {
-        let Some(keep) = ranking::to_keep(query) else {
+        let filtered = where_clause(query, now, dialect).is_some();
+        if filtered && !count::reads_every_row(query, now) {
+            return Ok(None);
+        }
+        let Some(keep) = ranking::to_keep(query, filtered) else {
             return Ok(None);
         };
         let Page::Offset { start, count } = *query.page_spec() else {
             return Ok(None);
         };
-        let filtered = where_clause(query, now, dialect).is_some();
-        if filtered && !count::reads_every_row(query, now) {
-            return Ok(None);
-        }
         let Some(halves) = self
             .halves_of(
                 |dialect| sort_key_statement(&self.names.entries, query, now, dialect),
                 dialect,
+                query.find_text(),
             )
             .await?
         else {
@@ -720,9 +750,19 @@ impl SqliteStore {
                 Ok((entries, total_count))
             })
             .await?;
+        if entries.len() < ids.len() {
+            // A purge took entries of the page between the ranking and the read: rank the
+            // usual way instead of showing a short page.
+            return Ok(None);
+        }
         let counts = Counts {
-            // Unfiltered, the counter answers for both, as on every other page.
-            filter_count: if filtered { filter_count } else { total_count },
+            // Unfiltered, the counter answers for both, as on every other page. Filtered, the
+            // halves were counted a moment before the total was read.
+            filter_count: if filtered {
+                filter_count.min(total_count)
+            } else {
+                total_count
+            },
             total_count,
         };
         Ok(Some(page_from_lookahead(entries, query, counts)))
@@ -866,7 +906,7 @@ impl AuditStore for SqliteStore {
             )
             .await?;
             return Ok(Counts {
-                filter_count,
+                filter_count: filter_count.min(total_count),
                 total_count,
             });
         }
@@ -902,7 +942,7 @@ impl AuditStore for SqliteStore {
             )
             .await?;
             let counts = Counts {
-                filter_count,
+                filter_count: filter_count.min(total_count),
                 total_count,
             };
             return Ok(page_from_lookahead(entries, query, counts));
@@ -1155,18 +1195,33 @@ mod tests {
         }
     }
 
+    /// Every count and every page it may rank made in halves, in memory and in a file (where
+    /// the counting connections map it).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn counts_made_in_halves_equal_the_reference() {
-        audit_core::testkit::run(|| async {
-            let mut store = SqliteStore::builder()
-                .in_memory()
-                .open()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            store.split_counts_above = 0;
-            Arc::new(store) as Arc<dyn AuditStore>
-        })
-        .await;
+        static FILES: AtomicU64 = AtomicU64::new(0);
+        let directory =
+            std::env::temp_dir().join(format!("audit-sqlite-halves-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap_or_else(|e| panic!("{e}"));
+        for in_file in [false, true] {
+            let directory = directory.clone();
+            audit_core::testkit::run(move || {
+                let directory = directory.clone();
+                async move {
+                    let builder = if in_file {
+                        let n = FILES.fetch_add(1, Ordering::Relaxed);
+                        SqliteStore::builder().path(directory.join(format!("{n}.db")))
+                    } else {
+                        SqliteStore::builder().in_memory()
+                    };
+                    let mut store = builder.open().await.unwrap_or_else(|e| panic!("{e}"));
+                    store.split_counts_above = 0;
+                    Arc::new(store) as Arc<dyn AuditStore>
+                }
+            })
+            .await;
+        }
+        let _ = std::fs::remove_dir_all(&directory);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,11 @@ impl ReadPool {
         self.size
     }
 
+    /// How many connections are free right now.
+    pub(crate) fn idle(&self) -> usize {
+        self.available.available_permits()
+    }
+
     fn take(&self) -> Option<Connection> {
         self.connections
             .lock()

@@ -39,9 +39,13 @@ pub(crate) struct Ranked {
 
 /// How many entries each half must keep for `query`'s page, or `None` when its page is not
 /// one to rank this way: a cursor page, a page ending beyond [`RANK_UP_TO`], or an order an
-/// index serves (id, date), where SQLite stops at the page's last entry.
-pub(crate) fn to_keep(query: &AuditQuery) -> Option<usize> {
-    if matches!(query.sort_order().column(), Column::Id | Column::Date) {
+/// index serves, where SQLite stops at the page's last entry: id and date always, and a
+/// column that leads an index (user, event, realm) when the page is not `filtered`.
+pub(crate) fn to_keep(query: &AuditQuery, filtered: bool) -> Option<usize> {
+    let column = query.sort_order().column();
+    if matches!(column, Column::Id | Column::Date)
+        || (!filtered && crate::count::LEADING_INDEX.contains(&column))
+    {
         return None;
     }
     match query.page_spec() {
@@ -207,16 +211,23 @@ mod tests {
 
     #[test]
     fn only_offset_pages_in_unindexed_orders_are_ranked() {
-        let page = |sort: Column, page: u64| {
+        let page = |sort: Column, page: u64, size: u32| {
             AuditQuery::new()
                 .sort(sort, Direction::Desc)
-                .and_then(|q| q.page(page, 15))
+                .and_then(|q| q.page(page, size))
                 .unwrap_or_else(|e| panic!("{e}"))
         };
-        assert_eq!(to_keep(&page(Column::Serial, 1)), Some(16));
-        assert_eq!(to_keep(&page(Column::Serial, 3)), Some(46));
-        assert_eq!(to_keep(&page(Column::Serial, 1_000)), None);
-        assert_eq!(to_keep(&page(Column::Id, 1)), None);
-        assert_eq!(to_keep(&page(Column::Date, 1)), None);
+        assert_eq!(to_keep(&page(Column::Serial, 1, 15), false), Some(16));
+        assert_eq!(to_keep(&page(Column::Serial, 3, 15), true), Some(46));
+        // The page that ends at the bound, with its lookahead entry, and the one after it.
+        assert_eq!(to_keep(&page(Column::Serial, 10, 999), true), Some(9_991));
+        assert_eq!(to_keep(&page(Column::Serial, 1, 9_999), true), Some(10_000));
+        assert_eq!(to_keep(&page(Column::Serial, 2, 5_000), true), None);
+        assert_eq!(to_keep(&page(Column::Serial, 1_000, 15), true), None);
+        assert_eq!(to_keep(&page(Column::Id, 1, 15), true), None);
+        assert_eq!(to_keep(&page(Column::Date, 1, 15), true), None);
+        // An index on the user leads the order, unless a filter reads every row anyway.
+        assert_eq!(to_keep(&page(Column::User, 1, 15), false), None);
+        assert_eq!(to_keep(&page(Column::User, 1, 15), true), Some(16));
     }
 }
