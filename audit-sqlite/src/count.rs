@@ -3,7 +3,7 @@
 //!
 //! SQLite runs a statement on one thread. Measured at 1,000,000 entries on two cores, a whole
 //! privacyIDEA listing (page and both counts) in one piece and then in halves with the page
-//! read beside them (the two counting connections mapping the file, see
+//! read beside them (the connections that read in slices mapping the file, see
 //! [`SqliteStoreBuilder::memory_map`](crate::SqliteStoreBuilder::memory_map)): `find=token`
 //! (621,000 matches) 338 ms and 166 ms, `action=*validate*` 143 ms and 92 ms, sorted by action
 //! with `action=!*validate*` 215 ms and 118 ms.
