@@ -364,6 +364,20 @@ fn read_page(conn: &Connection, statement: &Statement, sort: Sort) -> Result<Vec
     Ok(entries)
 }
 
+/// A page and what `then` reads, in one read transaction: from the same snapshot.
+fn page_and<T>(
+    conn: &Connection,
+    page: &Statement,
+    sort: Sort,
+    then: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<(Vec<AuditEntry>, T)> {
+    let tx = conn.unchecked_transaction().during("starting a read")?;
+    let entries = read_page(&tx, page, sort)?;
+    let also = then(&tx)?;
+    tx.finish().during("ending a read")?;
+    Ok((entries, also))
+}
+
 fn read_entries(conn: &Connection, statement: &Statement) -> Result<Vec<AuditEntry>> {
     let mut prepared = conn
         .prepare_cached(&statement.sql)
@@ -746,11 +760,7 @@ impl SqliteStore {
         let (entries, total_count) = self
             .readers
             .read("reading a page", move |conn| {
-                let tx = conn.unchecked_transaction().during("starting a read")?;
-                let entries = read_page(&tx, &rows, sort)?;
-                let total_count = read_count(&tx, &total)?;
-                tx.finish().during("ending a read")?;
-                Ok((entries, total_count))
+                page_and(conn, &rows, sort, |tx| read_count(tx, &total))
             })
             .await?;
         if entries.len() < ids.len() {
@@ -935,11 +945,7 @@ impl AuditStore for SqliteStore {
             // The page and the total in one read transaction, the count beside them.
             let ((entries, total_count), filter_count) = futures_util::future::try_join(
                 self.readers.read("reading a page", move |conn| {
-                    let tx = conn.unchecked_transaction().during("starting a read")?;
-                    let entries = read_page(&tx, &page, sort)?;
-                    let total_count = read_count(&tx, &total)?;
-                    tx.finish().during("ending a read")?;
-                    Ok((entries, total_count))
+                    page_and(conn, &page, sort, |tx| read_count(tx, &total))
                 }),
                 self.count_in_halves(halves),
             )
@@ -954,12 +960,9 @@ impl AuditStore for SqliteStore {
         let (entries, counts) = self
             .readers
             .read("reading a page", move |conn| {
-                // One read transaction: the page and both counts come from the same snapshot.
-                let tx = conn.unchecked_transaction().during("starting a read")?;
-                let entries = read_page(&tx, &page, sort)?;
-                let counts = counts(&tx, &total, filtered.as_ref())?;
-                tx.finish().during("ending a read")?;
-                Ok((entries, counts))
+                page_and(conn, &page, sort, |tx| {
+                    counts(tx, &total, filtered.as_ref())
+                })
             })
             .await?;
         Ok(page_from_lookahead(entries, query, counts))

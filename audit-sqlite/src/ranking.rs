@@ -79,12 +79,13 @@ pub(crate) fn rank(
         matches += 1;
         let id: i64 = row.get(0).during("ranking entries")?;
         let key = row.get_ref(1).during("ranking entries")?;
-        // Most rows lose against the worst entry kept: compare before copying the key.
-        let worst = match direction {
-            Direction::Asc => ascending.peek(),
-            Direction::Desc => descending.peek().map(|Reverse(entry)| entry),
+        // Once the heap is full, most rows lose against the worst entry kept (its top):
+        // compare before copying the key.
+        let (kept, worst) = match direction {
+            Direction::Asc => (ascending.len(), ascending.peek()),
+            Direction::Desc => (descending.len(), descending.peek().map(|Reverse(e)| e)),
         };
-        if let Some(worst) = worst.filter(|_| ascending.len().max(descending.len()) >= keep) {
+        if let Some(worst) = worst.filter(|_| kept >= keep) {
             let order = compare(key, id, worst)?;
             let better = match direction {
                 Direction::Asc => order == Ordering::Less,
@@ -134,12 +135,11 @@ fn compare(key: ValueRef<'_>, id: i64, kept: &(RankKey, i64)) -> Result<Ordering
     Ok(by_key.then(id.cmp(&kept.1)))
 }
 
+/// Adds `entry`, dropping the worst entry (the heap's top) beyond `keep`.
 fn keep_first<T: Ord>(heap: &mut BinaryHeap<T>, entry: T, keep: usize) {
-    if heap.len() < keep {
-        heap.push(entry);
-    } else if heap.peek().is_some_and(|worst| entry < *worst) {
+    heap.push(entry);
+    if heap.len() > keep {
         heap.pop();
-        heap.push(entry);
     }
 }
 

@@ -329,14 +329,10 @@ pub fn sort_key_statement(
     now: DateTime<Utc>,
     dialect: &dyn SqlDialect,
 ) -> SelectStatement {
-    let mut select = Query::select();
+    let mut select = crate::sql::filtered_selection(table, query, now, dialect);
     select
         .column(Alias::new("id"))
-        .expr(sort_expr(query.sort_order().column()))
-        .from(Alias::new(table));
-    if let Some(filter) = where_clause(query, now, dialect) {
-        select.and_where(filter);
-    }
+        .expr(sort_expr(query.sort_order().column()));
     select
 }
 
