@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 /// A count over fewer ids than this runs whole: splitting it costs more than it saves.
 pub(crate) const SPLIT_ABOVE_IDS: i64 = 100_000;
 
-/// The columns that lead an index (see `schema`): an exact filter on one is counted from the
-/// index.
+/// The columns an index answers an exact filter on (see `schema`; the user's index after its
+/// id block): such a filter is counted from the index.
 pub(crate) const LEADING_INDEX: [Column; 3] = [Column::User, Column::Event, Column::Realm];
 
 /// Whether counting `query` at `now` reads every row: no time window, and no condition that

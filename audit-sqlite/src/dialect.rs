@@ -1,5 +1,6 @@
 //! What SQLite does its own way in the shared SQL translation.
 
+use audit_core::Column;
 use audit_core::sql::SqlDialect;
 use sea_query::Expr;
 
@@ -95,6 +96,21 @@ impl SqliteDialect {
     }
 }
 
+/// Every id block from the oldest entry's to the newest's, for the user index (see
+/// [`crate::schema::ID_BLOCK_BITS`]). It reads the ids in the statement's own snapshot, so it
+/// holds every row the statement sees.
+fn every_id_block(entries: &str) -> String {
+    let bits = crate::schema::ID_BLOCK_BITS;
+    format!(
+        "{} IN (WITH RECURSIVE \"blocks\"(\"block\") AS (\
+         SELECT (SELECT min(\"id\") FROM \"{entries}\") >> {bits} \
+         UNION ALL SELECT \"block\" + 1 FROM \"blocks\" \
+         WHERE \"block\" < (SELECT max(\"id\") FROM \"{entries}\") >> {bits}) \
+         SELECT \"block\" FROM \"blocks\")",
+        crate::schema::id_block()
+    )
+}
+
 impl SqlDialect for SqliteDialect {
     fn json_field(&self, column: &str, key: &str) -> Expr {
         let column = if column == "extra_folded" {
@@ -109,6 +125,11 @@ impl SqlDialect for SqliteDialect {
             ),
             [key.to_owned()],
         )
+    }
+
+    /// The user index leads with the id block: an exact user filter seeks it in every block.
+    fn equality_lookup(&self, column: Column) -> Option<Expr> {
+        (column == Column::User).then(|| Expr::cust(every_id_block(&self.entries)))
     }
 
     fn text_prefilter(&self, needle: &str) -> Option<Expr> {
@@ -137,6 +158,58 @@ impl SqlDialect for SqliteDialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plan of `query`'s count and page on a new database, one line per step.
+    fn plan_of(query: &audit_core::AuditQuery) -> Vec<String> {
+        let names = crate::schema::Names::new("audit_");
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::schema::prepare(&mut conn, None, &names).unwrap();
+        let dialect = SqliteDialect {
+            entries: names.entries.clone(),
+            search: None,
+            broad: Vec::new(),
+            ids: None,
+        };
+        let now = chrono::Utc::now();
+        let statements = [
+            audit_core::sql::count_statement(&names.entries, query, now, &dialect),
+            audit_core::sql::page_statement(&names.entries, query, now, &dialect),
+        ];
+        let mut lines = Vec::new();
+        for statement in statements {
+            let (sql, values) = statement.build(sea_query::SqliteQueryBuilder);
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let details = explain
+                .query_map(
+                    rusqlite::params_from_iter(crate::bind::params(&values)),
+                    |r| r.get::<_, String>(3),
+                )
+                .unwrap();
+            lines.extend(details.map(Result::unwrap));
+        }
+        lines
+    }
+
+    #[test]
+    fn an_exact_user_filter_seeks_the_user_index_in_every_block() {
+        let query = audit_core::AuditQuery::new()
+            .filter("user", "alice")
+            .unwrap();
+        let plans = plan_of(&query);
+        let seeks = plans
+            .iter()
+            .filter(|line| {
+                line.contains("INDEX audit_entries_block_user_date (<expr>=? AND user=?")
+            })
+            .count();
+        assert_eq!(seeks, 2, "{plans:#?}");
+        // Another exact filter has an index of its own.
+        let plans = plan_of(&audit_core::AuditQuery::new().filter("event", "x").unwrap());
+        assert!(
+            plans.iter().any(|l| l.contains("audit_entries_event_date")),
+            "{plans:#?}"
+        );
+    }
 
     #[test]
     fn trigram_queries_quote_every_trigram() {

@@ -15,7 +15,16 @@ use crate::error::Context;
 /// Marks a file as an audit database (`PRAGMA application_id`): "AUDT".
 pub(crate) const APPLICATION_ID: i64 = 0x4155_4454;
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
+
+/// The user index leads with the block of `1 << ID_BLOCK_BITS` ids an entry falls in (see
+/// [`index_users_by_block`]).
+pub(crate) const ID_BLOCK_BITS: u32 = 16;
+
+/// The expression of an entry's id block, as the user index and its lookups spell it.
+pub(crate) fn id_block() -> String {
+    format!("(\"id\" >> {ID_BLOCK_BITS})")
+}
 
 /// The names of the store's tables.
 #[derive(Debug, Clone)]
@@ -43,6 +52,33 @@ fn migrations(names: &Names) -> Vec<Vec<String>> {
         create_version_1(names),
         add_seals(names),
         add_checkpoints(names),
+        index_users_by_block(names),
+    ]
+}
+
+/// Version 4: the user index leads with the id block, `(block, user, date)`, instead of
+/// `(user, date)`.
+///
+/// An append adds each entry at the end of its user's run in a user index. With `(user, date)`
+/// a batch of 1,000 entries from 630 different users changes about 630 pages of that index,
+/// each written whole to the write-ahead log and again at the checkpoint: measured with the
+/// raw baseline at 1,000,000 entries, 1,086 log pages per batch and 55,000 entries/s, against
+/// 229 pages and 144,000 entries/s without a user index. In the block form, entries go into
+/// the newest block only, a few dozen pages: 112,000 entries/s with blocks of 65,536 ids
+/// (124,000 with 16,384, 120,000 with 4,096, at the cost of more blocks to visit).
+///
+/// An exact user filter visits every block ([`crate::dialect`] adds the lookup): at 1,000,000
+/// entries that is 16 index seeks, and counting a user's 1,000 entries takes 0.1 ms. The
+/// index no longer lists entries in user order: a page sorted by user is ranked like any
+/// other unindexed order (see [`crate::ranking`]).
+fn index_users_by_block(names: &Names) -> Vec<String> {
+    let entries = &names.entries;
+    vec![
+        format!("DROP INDEX IF EXISTS \"{entries}_user_date\""),
+        format!(
+            "CREATE INDEX \"{entries}_block_user_date\" ON \"{entries}\" ({}, \"user\", \"date\")",
+            id_block()
+        ),
     ]
 }
 

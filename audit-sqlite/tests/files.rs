@@ -102,6 +102,43 @@ async fn another_applications_database_is_refused() {
 }
 
 #[tokio::test]
+async fn a_version_3_file_is_upgraded_with_its_entries() {
+    let path = fresh("version3");
+    filled(&path, 1_000).await;
+    {
+        // Version 3 differs from 4 in the user index alone.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX audit_entries_block_user_date; \
+             CREATE INDEX audit_entries_user_date ON audit_entries (user, date); \
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let alone = AuditQuery::new().filter("user", "u1-7").unwrap();
+    assert_eq!(store.count(&alone).await.unwrap().filter_count, 1);
+    assert_eq!(
+        store.count(&AuditQuery::new()).await.unwrap().total_count,
+        1_000
+    );
+    store.close().await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%user%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(indexes, ["audit_entries_block_user_date"]);
+}
+
+#[tokio::test]
 async fn a_newer_schema_is_refused() {
     let path = fresh("newer");
     filled(&path, 500).await;

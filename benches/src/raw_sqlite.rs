@@ -23,6 +23,8 @@ pub const ENTRIES: &str = "audit_entries";
 pub const SEARCH: &str = "audit_search";
 /// The counters table.
 pub const COUNTERS: &str = "audit_counters";
+/// The id block that leads the user index (`ID_BLOCK_BITS` in `schema.rs`).
+pub const ID_BLOCK: &str = "(\"id\" >> 16)";
 
 /// Which search index a database maintains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +84,9 @@ pub fn schema(search: SearchIndex) -> Vec<String> {
     let mut statements = vec![
         format!("CREATE TABLE \"{ENTRIES}\" ({})", columns.join(", ")),
         format!("CREATE INDEX \"{ENTRIES}_date\" ON \"{ENTRIES}\" (\"date\")"),
-        format!("CREATE INDEX \"{ENTRIES}_user_date\" ON \"{ENTRIES}\" (\"user\", \"date\")"),
+        format!(
+            "CREATE INDEX \"{ENTRIES}_block_user_date\" ON \"{ENTRIES}\" ({ID_BLOCK}, \"user\", \"date\")"
+        ),
         format!("CREATE INDEX \"{ENTRIES}_event_date\" ON \"{ENTRIES}\" (\"event\", \"date\")"),
         format!("CREATE INDEX \"{ENTRIES}_realm_date\" ON \"{ENTRIES}\" (\"realm\", \"date\")"),
         format!(
@@ -240,6 +244,18 @@ impl SqlDialect for SqliteDialectCopy {
             format!("(SELECT value FROM json_each(\"{ENTRIES}\".\"{column}\") WHERE key = ?)"),
             [key.to_owned()],
         )
+    }
+
+    fn equality_lookup(&self, column: Column) -> Option<Expr> {
+        (column == Column::User).then(|| {
+            Expr::cust(format!(
+                "{ID_BLOCK} IN (WITH RECURSIVE \"blocks\"(\"block\") AS (\
+                 SELECT (SELECT min(\"id\") FROM \"{ENTRIES}\") >> 16 \
+                 UNION ALL SELECT \"block\" + 1 FROM \"blocks\" \
+                 WHERE \"block\" < (SELECT max(\"id\") FROM \"{ENTRIES}\") >> 16) \
+                 SELECT \"block\" FROM \"blocks\")"
+            ))
+        })
     }
 
     fn text_prefilter(&self, needle: &str) -> Option<Expr> {

@@ -21,6 +21,14 @@ pub trait SqlDialect: Send + Sync {
         let _ = needle;
         None
     }
+
+    /// An optional condition, true for every stored row, that lets the engine reach the rows
+    /// where text `column` equals a value through an index (one that does not lead with the
+    /// column). It is joined to the equality with AND.
+    fn equality_lookup(&self, column: Column) -> Option<Expr> {
+        let _ = column;
+        None
+    }
 }
 
 fn col(name: &str) -> Expr {
@@ -110,7 +118,18 @@ fn condition(
             negated,
         } => {
             let test = match matcher {
-                TextMatch::Exact(value) => text_value(field, false, dialect).eq(value.as_str()),
+                TextMatch::Exact(value) => {
+                    let equal = text_value(field, false, dialect).eq(value.as_str());
+                    match field {
+                        Field::Column(column) if !negated => {
+                            match dialect.equality_lookup(*column) {
+                                Some(lookup) => lookup.and(equal),
+                                None => equal,
+                            }
+                        }
+                        _ => equal,
+                    }
+                }
                 TextMatch::Pattern(pattern) => {
                     if !negated && matches!(field, Field::Column(_)) {
                         if let Some(longest) =

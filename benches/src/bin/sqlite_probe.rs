@@ -536,7 +536,7 @@ fn setting(name: &str, setup: &str) -> Setting {
 }
 
 const CACHE_64M: &str = "PRAGMA cache_size = -65536;";
-const NO_USER_INDEX: &str = "DROP INDEX audit_entries_user_date;";
+const NO_USER_INDEX: &str = "DROP INDEX audit_entries_block_user_date;";
 
 fn settings(search: SearchIndex) -> Vec<Setting> {
     let mut all = vec![
@@ -582,23 +582,27 @@ fn settings(search: SearchIndex) -> Vec<Setting> {
                 &format!("{CACHE_64M} PRAGMA wal_autocheckpoint = 0;"),
             )
         },
-        setting("without index user_date", NO_USER_INDEX),
+        setting("without the user index", NO_USER_INDEX),
         Setting {
             count_frames: true,
             ..setting(
-                "without index user_date, checkpoint by hand after each commit to count frames",
+                "without the user index, checkpoint by hand after each commit to count frames",
                 &format!("{NO_USER_INDEX} PRAGMA wal_autocheckpoint = 0;"),
             )
         },
         setting(
-            "without indexes user_date, event_date, realm_date",
-            "DROP INDEX audit_entries_user_date; DROP INDEX audit_entries_event_date; DROP INDEX audit_entries_realm_date;",
+            "without the user, event and realm indexes",
+            "DROP INDEX audit_entries_block_user_date; DROP INDEX audit_entries_event_date; DROP INDEX audit_entries_realm_date;",
         ),
         setting(
-            "without index user_date, cache 64 MiB + autocheckpoint 10000",
+            "without the user index, cache 64 MiB + autocheckpoint 10000",
             &format!("{NO_USER_INDEX} {CACHE_64M} PRAGMA wal_autocheckpoint = 10000;"),
         ),
     ];
+    // `SQLITE_PROBE_EXTRA=<pragmas>` adds a setting of one's own.
+    if let Ok(extra) = std::env::var("SQLITE_PROBE_EXTRA") {
+        all.push(setting(&format!("extra: {extra}"), &extra));
+    }
     if search.is_some() {
         let automerge = |n: u32| {
             format!("INSERT INTO \"{SEARCH}\" (\"{SEARCH}\", rank) VALUES ('automerge', {n});")
