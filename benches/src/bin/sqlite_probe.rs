@@ -11,7 +11,16 @@
 //! ```
 //!
 //! `fill` writes through [`SqliteStore`] exactly as the `store` benchmark's fill does (WAL,
-//! `synchronous=FULL`, batches of [`FILL_BATCH`]) and keeps the file. `plans` rebuilds the
+//! `synchronous=FULL`, batches of [`FILL_BATCH`]) and keeps the file. With
+//! `SQLITE_PROBE_THEN=<batches>` the same store then times that many more batches, reporting
+//! the WAL every 50; `SQLITE_PROBE_FIND=1` first runs the rare free-text query on that store
+//! (`SQLITE_PROBE_FIND_ELSEWHERE=1` on a second store, closed before the appends), and
+//! `SQLITE_PROBE_MMAP=<bytes>` sets its `memory_map`. At 1,000,000 entries without the search
+//! index, the find (a scan) made the same store's later appends about 25 % slower for several
+//! hundred batches (72k against 94k events/s); run on a second store it did not, with or
+//! without the map. `compare` takes `SQLITE_PROBE_WARMUP=<batches>` (untimed appends first)
+//! and `SQLITE_PROBE_READ=1` (reads of the store benchmark's shapes first); `ingest` takes
+//! `SQLITE_PROBE_EXTRA=<pragmas>` as a setting of one's own. `plans` rebuilds the
 //! statements `SqliteStore::query` runs for each benchmark query (with
 //! [`SqliteDialectCopy`]), prints their plans and times each one alone. `export` times the
 //! keyset walk of the export in stages: the SQL alone, with decoding, then `write_csv`.
@@ -88,14 +97,70 @@ fn fill(path: &Path, rows: usize, search: bool) -> Probe {
         return Err(format!("{} exists; fill makes a new database", path.display()).into());
     }
     runtime()?.block_on(async {
+        let map: u64 = std::env::var("SQLITE_PROBE_MMAP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 30);
         let store = SqliteStore::builder()
             .path(path)
+            .memory_map(map)
             .search_index(search)
             .open()
             .await?;
         let started = Instant::now();
         filled(&store, rows).await?;
         let took = started.elapsed();
+        // `SQLITE_PROBE_THEN=<batches>`: time that many more batches on the same store.
+        if let Some(then) = std::env::var("SQLITE_PROBE_THEN")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            let generator = EventGenerator::new(DEFAULT_SEED, rows);
+            if std::env::var("SQLITE_PROBE_FIND_ELSEWHERE").is_ok() {
+                let other = SqliteStore::builder()
+                    .path(path)
+                    .search_index(search)
+                    .open()
+                    .await?;
+                let page = other
+                    .query(&AuditQuery::new().find(RARE_TERM)?.offset(0, 50)?)
+                    .await?;
+                println!("find {RARE_TERM} in another store: {} matches", page.filter_count);
+                other.close().await?;
+            }
+            if std::env::var("SQLITE_PROBE_FIND").is_ok() {
+                let page = store
+                    .query(&AuditQuery::new().find(RARE_TERM)?.offset(0, 50)?)
+                    .await?;
+                println!("find {RARE_TERM}: {} matches", page.filter_count);
+            }
+            let mut timed = Duration::ZERO;
+            for i in 0..then {
+                let start = rows as u64 + i * 1_000;
+                let batch: Vec<_> = generator.range(start..start + 1_000).collect();
+                let appended = Instant::now();
+                store.append(batch).await?;
+                timed += appended.elapsed();
+                if (i + 1) % 50 == 0 {
+                    let wal = std::fs::metadata(format!("{}-wal", path.display()))
+                        .map(|m| m.len())
+                        .unwrap_or(0);
+                    let marks: String = Connection::open(path)?
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                            Ok(format!("{:?}", (r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+                        })?;
+                    println!(
+                        "  after {} batches: {:.0} events/s so far; wal {wal} bytes, checkpoint {marks}",
+                        i + 1,
+                        ((i + 1) * 1_000) as f64 / timed.as_secs_f64()
+                    );
+                }
+            }
+            println!(
+                "then {then} batches of 1,000: {:.0} events/s",
+                (then * 1_000) as f64 / timed.as_secs_f64()
+            );
+        }
         store.close().await?;
         println!(
             "filled {} with {rows} events through append (batches of {FILL_BATCH}) in {took:.2?}: {:.0} events/s",
@@ -858,6 +923,11 @@ fn compare(path: &Path, search: bool, batches: usize) -> Probe {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
+    // `SQLITE_PROBE_WARMUP=<batches>`: how many untimed batches the store appends first.
+    let warmup: u64 = std::env::var("SQLITE_PROBE_WARMUP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let generator = EventGenerator::new(DEFAULT_SEED, rows as usize);
     let variant = if search {
         SearchIndex::DetailNone
@@ -889,11 +959,22 @@ fn compare(path: &Path, search: bool, batches: usize) -> Probe {
                         .search_index(search)
                         .open()
                         .await?;
-                    for i in 0..3 + batches as u64 {
+                    // `SQLITE_PROBE_READ=1`: read every row first, as the store benchmark's
+                    // reads do before its appends.
+                    if std::env::var("SQLITE_PROBE_READ").is_ok() {
+                        let every_row = AuditQuery::new().filter("serial", "*zz*")?;
+                        store.count(&every_row).await?;
+                        store
+                            .query(&AuditQuery::new().filter("user", "user42")?)
+                            .await?;
+                        store.fetch(&AuditQuery::new().offset(899_999, 1)?).await?;
+                        store.query(&AuditQuery::new().offset(900_000, 50)?).await?;
+                    }
+                    for i in 0..warmup + batches as u64 {
                         let batch: Vec<_> = generator.range(range(i)).collect();
                         let started = Instant::now();
                         store.append(batch).await?;
-                        if i >= 3 {
+                        if i >= warmup {
                             timed += started.elapsed();
                         }
                     }
