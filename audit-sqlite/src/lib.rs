@@ -169,9 +169,9 @@ impl SqliteStoreBuilder {
 
     /// How many bytes of the file the four connections that read in slices (counts and pages
     /// in halves of the ids, statistics) map into memory (default 1 GiB; 0 reads through
-    /// system calls only); they are opened besides the read connections. The bundled SQLite
-    /// shares one page cache among the connections of a process, under one lock; mapped pages
-    /// bypass it. At 1,000,000 entries two halves counted at once each ran at about half
+    /// system calls only); they are opened besides the read connections. SQLite as
+    /// `libsqlite3-sys` bundles it by default shares one page cache among the connections of
+    /// a process, under one lock; mapped pages bypass it. At 1,000,000 entries two halves counted at once each ran at about half
     /// speed without the map, and the statistics of `GET /audit/statistics?days=7` took 152
     /// ms instead of 108. The read connections do not map the file: a CSV export read through
     /// the map ran 12 % slower. An I/O error on a mapped page ends the process with `SIGBUS` where a
@@ -247,13 +247,14 @@ impl SqliteStoreBuilder {
             }
             None => None,
         };
-        // The bundled SQLite keeps one page cache for every connection of the process: a
-        // reader that scans at its own limit takes over the least recently used pages, which
-        // an idle writer's are. With a 64 MiB cache the writer never recovered from that: at
-        // 1,000,000 entries without the search index, appends after one scanning query ran at
-        // 70,000 events/s for hundreds of batches, against 97,000 before it (256 MiB: 59,000).
-        // With 8 MiB they ran at 93,000-96,000 either way (16 MiB: 89,000 after the scan);
-        // with the search index 32,100 events/s, against 31,700 with 64 MiB.
+        // `libsqlite3-sys` builds its bundled SQLite with SQLITE_ENABLE_MEMORY_MANAGEMENT: one
+        // page cache for every connection of the process. Readers that scan then free an
+        // idle writer's pages as it uses them, for hundreds of batches: at 1,000,000 entries
+        // without the search index, appends after one scanning query ran at 70,000 events/s
+        // against 97,000 before it with a 64 MiB cache (256 MiB: 59,000), and at 93,000-96,000
+        // either way with 8 MiB, unless many scans ran (ten: 69,600). Built without the flag
+        // (see the README), appends stay at 97,000-100,000. With the search index, 8 MiB
+        // appends 32,100 events/s against 31,700 with 64 MiB.
         conn.execute_batch(&format!(
             "PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 10000; \
              PRAGMA journal_size_limit = 67108864; \

@@ -15,10 +15,10 @@
 //! `SQLITE_PROBE_THEN=<batches>` the same store then times that many more batches, reporting
 //! the WAL every 50; `SQLITE_PROBE_FIND=1` first runs the rare free-text query on that store
 //! (`SQLITE_PROBE_FIND_ELSEWHERE=1` on a second store, closed before the appends), and
-//! `SQLITE_PROBE_MMAP=<bytes>` sets its `memory_map`. At 1,000,000 entries without the search
-//! index, the find (a scan) made the same store's later appends about 25 % slower for several
-//! hundred batches (72k against 94k events/s); run on a second store it did not, with or
-//! without the map. `compare` takes `SQLITE_PROBE_WARMUP=<batches>` (untimed appends first)
+//! `SQLITE_PROBE_MMAP=<bytes>` sets its `memory_map`; `SQLITE_PROBE_WORK=find,stats,export,
+//! user,deep` runs those queries on it first, in that order (repeat a name to repeat one).
+//! These located why appends without the search index ran about 25 % slower after scans:
+//! SQLite's single page cache for all connections (see `.cargo/config.toml`). `compare` takes `SQLITE_PROBE_WARMUP=<batches>` (untimed appends first)
 //! and `SQLITE_PROBE_READ=1` (reads of the store benchmark's shapes first); `ingest` takes
 //! `SQLITE_PROBE_EXTRA=<pragmas>` as a setting of one's own. `plans` rebuilds the
 //! statements `SqliteStore::query` runs for each benchmark query (with
@@ -101,14 +101,16 @@ fn fill(path: &Path, rows: usize, search: bool) -> Probe {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(1 << 30);
-        let store = SqliteStore::builder()
-            .path(path)
-            .memory_map(map)
-            .search_index(search)
-            .open()
-            .await?;
+        let store = Arc::new(
+            SqliteStore::builder()
+                .path(path)
+                .memory_map(map)
+                .search_index(search)
+                .open()
+                .await?,
+        );
         let started = Instant::now();
-        filled(&store, rows).await?;
+        filled(&*store, rows).await?;
         let took = started.elapsed();
         // `SQLITE_PROBE_THEN=<batches>`: time that many more batches on the same store.
         if let Some(then) = std::env::var("SQLITE_PROBE_THEN")
@@ -127,6 +129,31 @@ fn fill(path: &Path, rows: usize, search: bool) -> Probe {
                     .await?;
                 println!("find {RARE_TERM} in another store: {} matches", page.filter_count);
                 other.close().await?;
+            }
+            if let Ok(what) = std::env::var("SQLITE_PROBE_WORK") {
+                let shared: Arc<dyn AuditStore> = store.clone();
+                for step in what.split(',') {
+                    let started = Instant::now();
+                    match step {
+                        "find" => {
+                            store.query(&AuditQuery::new().find(RARE_TERM)?.offset(0, 50)?).await?;
+                        }
+                        "export" => {
+                            audit_core::write_csv(Arc::clone(&shared), AuditQuery::new(), &CsvLayout::canonical(), std::io::sink()).await?;
+                        }
+                        "stats" => {
+                            store.statistics(&audit_benches::statistics_request()?).await?;
+                        }
+                        "user" => {
+                            store.query(&AuditQuery::new().filter("user", "user42")?).await?;
+                        }
+                        "deep" => {
+                            store.query(&AuditQuery::new().offset(900_000, 50)?).await?;
+                        }
+                        other => return Err(format!("unknown step {other}").into()),
+                    }
+                    println!("{step}: {:.2?}", started.elapsed());
+                }
             }
             if std::env::var("SQLITE_PROBE_FIND").is_ok() {
                 let page = store
@@ -161,7 +188,9 @@ fn fill(path: &Path, rows: usize, search: bool) -> Probe {
                 (then * 1_000) as f64 / timed.as_secs_f64()
             );
         }
-        store.close().await?;
+        if let Ok(store) = Arc::try_unwrap(store) {
+            store.close().await?;
+        }
         println!(
             "filled {} with {rows} events through append (batches of {FILL_BATCH}) in {took:.2?}: {:.0} events/s",
             path.display(),
