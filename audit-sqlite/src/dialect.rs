@@ -173,7 +173,7 @@ mod tests {
         let now = chrono::Utc::now();
         let statements = [
             audit_core::sql::count_statement(&names.entries, query, now, &dialect),
-            audit_core::sql::page_statement(&names.entries, query, now, &dialect),
+            audit_core::sql::page_statement_by_ids(&names.entries, query, now, &dialect),
         ];
         let mut lines = Vec::new();
         for statement in statements {
