@@ -20,7 +20,7 @@ pub(crate) const SPLIT_ABOVE_IDS: i64 = 100_000;
 
 /// The columns an index answers an exact filter on (see `schema`; the user's index after its
 /// id block): such a filter is counted from the index.
-pub(crate) const LEADING_INDEX: [Column; 3] = [Column::User, Column::Event, Column::Realm];
+pub(crate) const INDEXED_EQUALITY: [Column; 3] = [Column::User, Column::Event, Column::Realm];
 
 /// Whether counting `query` at `now` reads every row: no time window, and no condition that
 /// an index answers.
@@ -34,7 +34,7 @@ fn narrows(condition: &Condition) -> bool {
             field: Field::Column(column),
             matcher: TextMatch::Exact(_),
             negated: false,
-        } => LEADING_INDEX.contains(column),
+        } => INDEXED_EQUALITY.contains(column),
         Condition::Time {
             column: Column::Date,
             negated: false,

@@ -23,8 +23,9 @@ pub const ENTRIES: &str = "audit_entries";
 pub const SEARCH: &str = "audit_search";
 /// The counters table.
 pub const COUNTERS: &str = "audit_counters";
-/// The id block that leads the user index (`ID_BLOCK_BITS` in `schema.rs`).
-pub const ID_BLOCK: &str = "(\"id\" >> 16)";
+/// The bits of an id below its block, which leads the user index (`ID_BLOCK_BITS` in
+/// `schema.rs`).
+pub const ID_BLOCK_BITS: u32 = 16;
 
 /// Which search index a database maintains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +86,7 @@ pub fn schema(search: SearchIndex) -> Vec<String> {
         format!("CREATE TABLE \"{ENTRIES}\" ({})", columns.join(", ")),
         format!("CREATE INDEX \"{ENTRIES}_date\" ON \"{ENTRIES}\" (\"date\")"),
         format!(
-            "CREATE INDEX \"{ENTRIES}_block_user_date\" ON \"{ENTRIES}\" ({ID_BLOCK}, \"user\", \"date\")"
+            "CREATE INDEX \"{ENTRIES}_block_user_date\" ON \"{ENTRIES}\" ((\"id\" >> {ID_BLOCK_BITS}), \"user\", \"date\")"
         ),
         format!("CREATE INDEX \"{ENTRIES}_event_date\" ON \"{ENTRIES}\" (\"event\", \"date\")"),
         format!("CREATE INDEX \"{ENTRIES}_realm_date\" ON \"{ENTRIES}\" (\"realm\", \"date\")"),
@@ -249,10 +250,10 @@ impl SqlDialect for SqliteDialectCopy {
     fn equality_lookup(&self, column: Column) -> Option<Expr> {
         (column == Column::User).then(|| {
             Expr::cust(format!(
-                "{ID_BLOCK} IN (WITH RECURSIVE \"blocks\"(\"block\") AS (\
-                 SELECT (SELECT min(\"id\") FROM \"{ENTRIES}\") >> 16 \
+                "(\"id\" >> {ID_BLOCK_BITS}) IN (WITH RECURSIVE \"blocks\"(\"block\") AS (\
+                 SELECT (SELECT min(\"id\") FROM \"{ENTRIES}\") >> {ID_BLOCK_BITS} \
                  UNION ALL SELECT \"block\" + 1 FROM \"blocks\" \
-                 WHERE \"block\" < (SELECT max(\"id\") FROM \"{ENTRIES}\") >> 16) \
+                 WHERE \"block\" < (SELECT max(\"id\") FROM \"{ENTRIES}\") >> {ID_BLOCK_BITS}) \
                  SELECT \"block\" FROM \"blocks\")"
             ))
         })

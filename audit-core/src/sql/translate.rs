@@ -120,14 +120,13 @@ fn condition(
             let test = match matcher {
                 TextMatch::Exact(value) => {
                     let equal = text_value(field, false, dialect).eq(value.as_str());
-                    match field {
-                        Field::Column(column) if !negated => {
-                            match dialect.equality_lookup(*column) {
-                                Some(lookup) => lookup.and(equal),
-                                None => equal,
-                            }
-                        }
-                        _ => equal,
+                    let lookup = match field {
+                        Field::Column(column) if !negated => dialect.equality_lookup(*column),
+                        _ => None,
+                    };
+                    match lookup {
+                        Some(lookup) => lookup.and(equal),
+                        None => equal,
                     }
                 }
                 TextMatch::Pattern(pattern) => {
