@@ -147,7 +147,20 @@ pub fn push_timestamp(out: &mut String, date: DateTime<Utc>) {
 
 /// Renders a duration in microseconds as seconds with six decimals.
 pub fn format_duration_micros(micros: i64) -> String {
-    format!("{}.{:06}", micros / 1_000_000, (micros % 1_000_000).abs())
+    let mut out = String::with_capacity(16);
+    push_duration_micros(&mut out, micros);
+    out
+}
+
+/// Appends a duration as [`format_duration_micros`] renders it.
+fn push_duration_micros(out: &mut String, micros: i64) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{}.{:06}",
+        micros / 1_000_000,
+        (micros % 1_000_000).abs()
+    );
 }
 
 /// Prefixes text a spreadsheet would take as a formula (first character `=`, `+`, `-`, `@`,
@@ -159,8 +172,9 @@ pub fn guard_formula(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Renders one cell into `scratch` (cleared first).
-fn cell(entry: &AuditEntry, value: &CsvValue, scratch: &mut String) {
+/// Renders one cell: text borrowed from the entry where no formula guard applies, anything
+/// else written into `scratch` (cleared first).
+fn cell<'a>(entry: &'a AuditEntry, value: &CsvValue, scratch: &'a mut String) -> &'a str {
     use std::fmt::Write as _;
     scratch.clear();
     match value {
@@ -168,8 +182,8 @@ fn cell(entry: &AuditEntry, value: &CsvValue, scratch: &mut String) {
             ColumnKind::Integer => {
                 let _ = write!(scratch, "{}", entry.id());
             }
-            ColumnKind::Bool => scratch.push_str(if entry.success() { "1" } else { "0" }),
-            ColumnKind::Text => scratch.push_str(&guard_formula(entry.text(*column))),
+            ColumnKind::Bool => return if entry.success() { "1" } else { "0" },
+            ColumnKind::Text => return guarded(entry.text(*column), scratch),
             ColumnKind::Timestamp if *column == Column::StartDate => {
                 if let Some(start) = entry.start_date() {
                     push_timestamp(scratch, start);
@@ -178,22 +192,36 @@ fn cell(entry: &AuditEntry, value: &CsvValue, scratch: &mut String) {
             ColumnKind::Timestamp => push_timestamp(scratch, entry.date()),
             ColumnKind::Duration => {
                 if let Some(micros) = entry.as_event().duration_in_micros() {
-                    scratch.push_str(&format_duration_micros(micros));
+                    push_duration_micros(scratch, micros);
                 }
             }
             ColumnKind::Map if entry.extra().is_empty() => {}
             ColumnKind::Map => {
-                scratch.push_str(&guard_formula(
-                    &serde_json::to_string(entry.extra()).unwrap_or_default(),
-                ));
+                let json = serde_json::to_string(entry.extra()).unwrap_or_default();
+                *scratch = guard_formula(&json).into_owned();
             }
         },
-        CsvValue::Extra(key) => scratch.push_str(&guard_formula(entry.as_event().extra_value(key))),
-        CsvValue::Custom { render, text: true } => scratch.push_str(&guard_formula(&render(entry))),
-        CsvValue::Custom {
-            render,
-            text: false,
-        } => scratch.push_str(&render(entry)),
+        CsvValue::Extra(key) => return guarded(entry.as_event().extra_value(key), scratch),
+        CsvValue::Custom { render, text } => {
+            let rendered = render(entry);
+            *scratch = if *text {
+                guard_formula(&rendered).into_owned()
+            } else {
+                rendered
+            };
+        }
+    }
+    scratch
+}
+
+/// `text` with the formula guard applied, borrowed unless the guard changes it.
+fn guarded<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
+    match guard_formula(text) {
+        Cow::Borrowed(text) => text,
+        Cow::Owned(quoted) => {
+            *scratch = quoted;
+            scratch
+        }
     }
 }
 
@@ -211,8 +239,8 @@ fn write_rows<W: Write>(
     let mut scratch = String::with_capacity(64);
     for entry in entries {
         for column in &layout.columns {
-            cell(entry, &column.value, &mut scratch);
-            out.write_field(scratch.as_bytes()).map_err(csv_error)?;
+            let text = cell(entry, &column.value, &mut scratch);
+            out.write_field(text.as_bytes()).map_err(csv_error)?;
         }
         out.write_record(None::<&[u8]>).map_err(csv_error)?;
     }
