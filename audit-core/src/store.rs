@@ -1,7 +1,6 @@
 //! The [`AuditStore`] trait every backend implements, and the conveniences built on it once.
 
 use std::fmt::Debug;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -231,64 +230,104 @@ pub fn slice_page(sorted: Vec<AuditEntry>, query: &AuditQuery) -> Vec<AuditEntry
 /// Streams every entry that matches `query` (its page is ignored) in the query's order, in
 /// chunks of `chunk_size` fetched with the keyset cursor, so memory stays constant at any size.
 ///
-/// The next chunk is fetched while the current one is consumed (on a Tokio task when a runtime
-/// is running), so fetching and rendering overlap; at most two chunks are held at once. The walk
-/// reads as it goes: entries appended behind the cursor during the export are not included,
-/// entries appended ahead of it may be.
+/// When a Tokio runtime is running, a task fetches ahead: it starts the next chunk as soon as
+/// the previous one arrives, so fetching and rendering overlap and neither waits for the other.
+/// At most [`EXPORT_CHUNKS_AHEAD`] fetched chunks wait for the consumer, besides the one being
+/// consumed and the one being fetched; dropping the stream stops the task after its current
+/// fetch. Without a runtime, each chunk is fetched when the stream is polled. The walk reads as
+/// it goes: entries appended behind the cursor during the export are not included, entries
+/// appended ahead of it may be.
 pub fn export(
     store: Arc<dyn AuditStore>,
     query: AuditQuery,
     chunk_size: u32,
 ) -> BoxStream<Result<Vec<AuditEntry>>> {
-    struct Walk {
-        store: Arc<dyn AuditStore>,
-        query: AuditQuery,
-        chunk: u32,
-        next: Option<Fetch>,
-    }
-    let chunk = chunk_size.clamp(1, MAX_PAGE_SIZE);
-    let first = start_fetch(store.clone(), query.clone().offset(0, chunk));
     let walk = Walk {
         store,
         query,
-        chunk,
-        next: Some(first),
+        chunk: chunk_size.clamp(1, MAX_PAGE_SIZE),
+        cursor: None,
+        done: false,
     };
-    Box::pin(futures_util::stream::unfold(walk, |mut walk| async move {
-        let fetch = walk.next.take()?;
-        match fetch.await {
-            Ok(entries) if entries.is_empty() => None,
-            Ok(entries) => {
-                if entries.len() == walk.chunk as usize {
-                    if let Some(last) = entries.last() {
-                        let cursor = Cursor::after_entry(last, walk.query.sort_order());
-                        let next = walk.query.clone().after(cursor, walk.chunk);
-                        walk.next = Some(start_fetch(walk.store.clone(), next));
-                    }
-                }
-                Some((Ok(entries), walk))
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Box::pin(futures_util::stream::unfold(walk, |mut walk| async move {
+            walk.next_chunk().await.map(|chunk| (chunk, walk))
+        }));
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_AHEAD);
+    let mut walk = walk;
+    let fetcher = runtime.spawn(async move {
+        while let Some(chunk) = walk.next_chunk().await {
+            if sender.send(chunk).await.is_err() {
+                // The consumer is gone.
+                return;
             }
-            Err(error) => Some((Err(error), walk)),
         }
-    }))
+    });
+    Box::pin(futures_util::stream::unfold(
+        (receiver, Some(fetcher)),
+        |(mut receiver, fetcher)| async move {
+            if let Some(chunk) = receiver.recv().await {
+                return Some((chunk, (receiver, fetcher)));
+            }
+            // The fetcher ended: done, unless it panicked (then the export is incomplete).
+            match fetcher?.await {
+                Ok(()) => None,
+                Err(e) => Some((
+                    Err(Error::backend(
+                        "export",
+                        "the fetching task failed",
+                        false,
+                        e,
+                    )),
+                    (receiver, None),
+                )),
+            }
+        },
+    ))
 }
 
-type Fetch = Pin<Box<dyn Future<Output = Result<Vec<AuditEntry>>> + Send>>;
+/// Fetched chunks an export keeps ready for its consumer (see [`export`]).
+pub const EXPORT_CHUNKS_AHEAD: usize = 1;
 
-/// Starts fetching one chunk: on its own task when a Tokio runtime runs, so it proceeds while
-/// the previous chunk is consumed; otherwise lazily, when awaited.
-fn start_fetch(store: Arc<dyn AuditStore>, query: Result<AuditQuery>) -> Fetch {
-    let fetch = async move { store.fetch(&query?).await };
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            let task = runtime.spawn(fetch);
-            Box::pin(async move {
-                task.await.unwrap_or_else(|e| {
-                    Err(Error::backend("export", "the fetch task failed", false, e))
-                })
-            })
+/// The keyset walk of [`export`].
+struct Walk {
+    store: Arc<dyn AuditStore>,
+    query: AuditQuery,
+    chunk: u32,
+    /// Where the next chunk starts; `None` before the first.
+    cursor: Option<Cursor>,
+    done: bool,
+}
+
+impl Walk {
+    /// The next chunk; `None` once the walk is over. An error ends the walk.
+    async fn next_chunk(&mut self) -> Option<Result<Vec<AuditEntry>>> {
+        if self.done {
+            return None;
         }
-        Err(_) => Box::pin(fetch),
+        let page = match self.cursor.take() {
+            Some(cursor) => self.query.clone().after(cursor, self.chunk),
+            None => self.query.clone().offset(0, self.chunk),
+        };
+        let fetched = match page {
+            Ok(page) => self.store.fetch(&page).await,
+            Err(error) => Err(error),
+        };
+        match fetched {
+            Ok(entries) => {
+                self.cursor = entries
+                    .last()
+                    .filter(|_| entries.len() == self.chunk as usize)
+                    .map(|last| Cursor::after_entry(last, self.query.sort_order()));
+                self.done = self.cursor.is_none();
+                (!entries.is_empty()).then_some(Ok(entries))
+            }
+            Err(error) => {
+                self.done = true;
+                Some(Err(error))
+            }
+        }
     }
 }
 
