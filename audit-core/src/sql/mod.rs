@@ -31,8 +31,9 @@ pub use row::{
 };
 pub use stats::{bucket_start, filtered_selection};
 pub use translate::{
-    SqlDialect, count_statement, entries_statement, like_contains, like_pattern, page_statement,
-    page_statement_by_ids, prefilter_needles, sort_key_statement, where_clause,
+    SqlDialect, count_statement, entries_statement, like_contains, like_pattern,
+    page_ids_statement, page_statement, page_statement_by_ids, prefilter_needles,
+    sort_key_statement, where_clause,
 };
 
 /// Checks a table-name prefix or schema name given by the host: ASCII letters, digits and `_`,

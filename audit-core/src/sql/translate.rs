@@ -327,15 +327,28 @@ pub fn page_statement_by_ids(
     now: DateTime<Utc>,
     dialect: &dyn SqlDialect,
 ) -> SelectStatement {
-    let mut ids = Query::select();
-    ids.column(Alias::new("id")).from(Alias::new(table));
-    select_page(&mut ids, query, now, dialect);
     let mut select = Query::select();
     select
         .columns(select_columns())
         .from(Alias::new(table))
-        .and_where(col(Column::Id.name()).in_subquery(ids));
+        .and_where(
+            col(Column::Id.name()).in_subquery(page_ids_statement(table, query, now, dialect)),
+        );
     select
+}
+
+/// The ids of one page of `query`, in the page's order: the inner statement of
+/// [`page_statement_by_ids`]. Read the rows with [`entries_statement`].
+pub fn page_ids_statement(
+    table: &str,
+    query: &AuditQuery,
+    now: DateTime<Utc>,
+    dialect: &dyn SqlDialect,
+) -> SelectStatement {
+    let mut ids = Query::select();
+    ids.column(Alias::new("id")).from(Alias::new(table));
+    select_page(&mut ids, query, now, dialect);
+    ids
 }
 
 /// The id and the sort key of every entry `query` selects, in no order and without its page:

@@ -4,7 +4,7 @@ use chrono::TimeDelta;
 
 use crate::column::Column;
 use crate::error::Result;
-use crate::query::{AuditQuery, Condition, Direction, Field};
+use crate::query::{AuditQuery, Condition, Cursor, Direction, Field};
 use crate::testkit::dataset::base_date;
 use crate::testkit::reference::Reference;
 
@@ -453,6 +453,25 @@ pub(crate) fn read_cases(reference: &Reference) -> Vec<ReadCase> {
     cases.push(case(
         "negated_any_of",
         q().condition(scope.negate()).offset(0, 100),
+    ));
+    // Pages of thousands of entries, as exports read them: a backend may read those
+    // differently (in parts, at once) and must still keep the order, ties included.
+    cases.push(case(
+        "large_page_sorted_by_user_with_ties",
+        q().sort(Column::User, Direction::Desc)
+            .and_then(|q| q.offset(37, 2_300)),
+    ));
+    cases.push(case(
+        "large_page_after_a_cursor",
+        q().sort(Column::Realm, Direction::Asc).and_then(|q| {
+            match reference.matching(&q, chrono::Utc::now()).get(49) {
+                Some(fiftieth) => {
+                    let cursor = Cursor::after_entry(fiftieth, q.sort_order());
+                    q.after(cursor, 2_200)
+                }
+                None => q.offset(0, 2_200),
+            }
+        }),
     ));
     cases
 }

@@ -55,6 +55,11 @@ pub(crate) async fn check_on_loaded(store: &Arc<dyn AuditStore>, reference: &Ref
     );
     record(
         &mut report,
+        "export_in_large_chunks_keeps_the_order",
+        export_large_chunks(store, reference).await,
+    );
+    record(
+        &mut report,
         "csv_export_equals_the_reference_rendering",
         csv_equals(store, reference).await,
     );
@@ -101,6 +106,33 @@ async fn export_filtered(store: &Arc<dyn AuditStore>, reference: &Reference) -> 
             "export gave {} ids, expected {}",
             got.len(),
             want.len()
+        ));
+    }
+    Ok(())
+}
+
+/// An export in chunks of thousands of entries, sorted with ties: the order a backend reads
+/// large pages in must still be the query's.
+async fn export_large_chunks(store: &Arc<dyn AuditStore>, reference: &Reference) -> Outcome {
+    let query = AuditQuery::new()
+        .sort(crate::Column::Realm, crate::Direction::Desc)
+        .map_err(|e| e.to_string())?;
+    let got: Vec<i64> = exported(store.clone(), query.clone(), 2_100)
+        .await?
+        .iter()
+        .map(AuditEntry::id)
+        .collect();
+    let want: Vec<i64> = reference
+        .matching(&query, Utc::now())
+        .iter()
+        .map(|e| e.id())
+        .collect();
+    if got != want {
+        return Err(format!(
+            "export gave {} ids, expected {} (first difference at {:?})",
+            got.len(),
+            want.len(),
+            got.iter().zip(&want).position(|(g, w)| g != w)
         ));
     }
     Ok(())
