@@ -4,6 +4,7 @@
 //! sqlite_probe fill   PATH [ROWS] [nosearch]   fill a new audit-sqlite database through `append` (batches of 1,000)
 //! sqlite_probe plans  PATH [nosearch]          EXPLAIN QUERY PLAN and timing of every statement the store benchmark runs
 //! sqlite_probe export PATH                     where the CSV export's time goes
+//! sqlite_probe csv    PATH [TIMES]             write_csv through SqliteStore, then the export's chunks alone (for a profiler)
 //! sqlite_probe ingest PATH [nosearch] [BATCHES] the raw append under different engine settings
 //! sqlite_probe compare PATH [nosearch] [BATCHES] SqliteStore::append against raw writes (with and without a savepoint)
 //! sqlite_probe stats  PATH [nosearch]          time SqliteStore::statistics for the benchmark's request
@@ -57,7 +58,7 @@ use sea_query::{SqliteQueryBuilder, Value};
 
 type Probe = Result<(), Box<dyn Error>>;
 
-const USAGE: &str = "usage: sqlite_probe fill PATH [ROWS] [nosearch] | plans PATH [nosearch] | export PATH | ingest PATH [nosearch] [BATCHES] | compare PATH [nosearch] [BATCHES] | rawfill PATH [ROWS] [nosearch] [PAGE_SIZE]";
+const USAGE: &str = "usage: sqlite_probe fill PATH [ROWS] [nosearch] | plans PATH [nosearch] | export PATH | csv PATH [TIMES] | ingest PATH [nosearch] [BATCHES] | compare PATH [nosearch] [BATCHES] | rawfill PATH [ROWS] [nosearch] [PAGE_SIZE]";
 
 fn main() -> Probe {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -78,6 +79,7 @@ fn main() -> Probe {
         Some("fill") => fill(&path, number(2, DEFAULT_ROWS)?, !nosearch),
         Some("plans") => plans(&path, !nosearch),
         Some("export") => export(&path),
+        Some("csv") => csv_only(&path, number(2, 3)?),
         Some("ingest") => ingest(&path, !nosearch, number(2, 60)?),
         Some("compare") => compare(&path, !nosearch, number(2, 60)?),
         Some("stats") => stats(&path, !nosearch),
@@ -550,6 +552,46 @@ fn export(path: &Path) -> Probe {
         (rows, took),
     );
     Ok(())
+}
+
+/// `write_csv` through the store, then the export's chunks without rendering, `times` times
+/// each: the export as applications run it, short enough for a profiler.
+fn csv_only(path: &Path, times: usize) -> Probe {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store: Arc<dyn AuditStore> = Arc::new(SqliteStore::open(path).await?);
+        for _ in 0..times {
+            let started = Instant::now();
+            let rows = write_csv(
+                Arc::clone(&store),
+                AuditQuery::new(),
+                &CsvLayout::canonical(),
+                std::io::sink(),
+            )
+            .await?;
+            let took = started.elapsed();
+            println!(
+                "write_csv: {rows} rows in {took:.2?}, {:.0} rows/s",
+                rows as f64 / took.as_secs_f64()
+            );
+            let started = Instant::now();
+            let mut chunks = audit_core::export(
+                Arc::clone(&store),
+                AuditQuery::new(),
+                audit_core::store::EXPORT_CHUNK_SIZE,
+            );
+            let mut rows = 0;
+            while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+                rows += chunk?.len();
+            }
+            let took = started.elapsed();
+            println!(
+                "export, chunks only: {rows} rows in {took:.2?}, {:.0} rows/s",
+                rows as f64 / took.as_secs_f64()
+            );
+        }
+        Ok(())
+    })
 }
 
 /// A store that answers the export's walk from chunks another task fetches ahead: what
