@@ -16,8 +16,8 @@ use crate::stats::{Statistics, StatsRequest};
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = T> + Send + 'static>>;
 
 /// Entries fetched per round trip while exporting. Measured with audit-sqlite at 1,000,000
-/// entries: 5,000 exports 418,000 rows/s against 349,000 with 1,000 (10,000: 2 % more than
-/// 5,000, in twice the memory per chunk).
+/// entries: 5,000 per chunk exported 20 % faster than 1,000 (10,000: 2 % more than 5,000, in
+/// twice the memory per chunk).
 pub const EXPORT_CHUNK_SIZE: u32 = 5_000;
 
 /// Storage for audit entries.

@@ -175,12 +175,13 @@ impl SqliteStoreBuilder {
     /// in halves of the ids, statistics) map into memory (default 1 GiB; 0 reads through
     /// system calls only); they are opened besides the read connections. SQLite as
     /// `libsqlite3-sys` bundles it by default shares one page cache among the connections of
-    /// a process, under one lock; mapped pages bypass it. At 1,000,000 entries two halves counted at once each ran at about half
-    /// speed without the map, and the statistics of `GET /audit/statistics?days=7` took 152
-    /// ms instead of 108. The read connections do not map the file: with a page cache per
-    /// connection (see the README), an export of 1,000,000 entries took as long through the
-    /// map as without it (2.12-2.18 s against 2.12-2.16 s). An I/O error on a mapped page ends the process with `SIGBUS` where a
-    /// read would return an error.
+    /// a process, under one lock; mapped pages bypass it. At 1,000,000 entries two halves
+    /// counted at once each ran at about half speed without the map, and the statistics of
+    /// `GET /audit/statistics?days=7` took 152 ms instead of 108. The read connections do not
+    /// map the file: with a page cache per connection (see the README), an export of
+    /// 1,000,000 entries took as long through the map as without it (2.12-2.18 s against
+    /// 2.12-2.16 s). An I/O error on a mapped page ends the process with `SIGBUS` where a read
+    /// would return an error.
     #[must_use]
     pub fn memory_map(mut self, bytes: u64) -> Self {
         self.memory_map = bytes;
@@ -640,6 +641,9 @@ impl SqliteStore {
             self.readers
                 .read("reading entries", move |conn| read_entries(conn, &rows))
         };
+        if ids.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
         // Few ids are read in one go rather than dropped: finding them may have scanned.
         let mut entries = if ids.len() < FETCH_IN_HALVES_FROM as usize || self.readers.size() < 2 {
             read(&ids).await?
