@@ -197,21 +197,25 @@ fn cell<'a>(entry: &'a AuditEntry, value: &CsvValue, scratch: &'a mut String) ->
             }
             ColumnKind::Map if entry.extra().is_empty() => {}
             ColumnKind::Map => {
-                let json = serde_json::to_string(entry.extra()).unwrap_or_default();
-                *scratch = guard_formula(&json).into_owned();
+                *scratch = guarded_owned(serde_json::to_string(entry.extra()).unwrap_or_default());
             }
         },
         CsvValue::Extra(key) => return guarded(entry.as_event().extra_value(key), scratch),
-        CsvValue::Custom { render, text } => {
-            let rendered = render(entry);
-            *scratch = if *text {
-                guard_formula(&rendered).into_owned()
-            } else {
-                rendered
-            };
-        }
+        CsvValue::Custom { render, text: true } => *scratch = guarded_owned(render(entry)),
+        CsvValue::Custom {
+            render,
+            text: false,
+        } => *scratch = render(entry),
     }
     scratch
+}
+
+/// `text` with the formula guard applied, without a copy unless the guard changes it.
+fn guarded_owned(text: String) -> String {
+    match guard_formula(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(quoted) => quoted,
+    }
 }
 
 /// `text` with the formula guard applied, borrowed unless the guard changes it.

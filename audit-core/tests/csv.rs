@@ -138,6 +138,47 @@ async fn custom_columns_render_as_the_caller_says() {
 }
 
 #[tokio::test]
+async fn extra_fields_are_guarded_and_raw_custom_cells_are_not() {
+    let store: Arc<dyn AuditStore> = Arc::new(MemoryStore::new());
+    store
+        .append(vec![
+            AuditEvent::new("POST /auth")
+                .extra("ticket", "=HYPERLINK(\"x\")")
+                .extra("note", "plain"),
+        ])
+        .await
+        .unwrap();
+    let layout = CsvLayout::new(vec![
+        CsvColumn {
+            header: "ticket".into(),
+            value: audit_core::csv::CsvValue::Extra("ticket".into()),
+        },
+        CsvColumn {
+            header: "note".into(),
+            value: audit_core::csv::CsvValue::Extra("note".into()),
+        },
+        CsvColumn::custom("formula", false, |_| "=1+1".into()),
+        CsvColumn::custom("guarded", true, |_| "=1+1".into()),
+        CsvColumn::new("extra", Column::Extra),
+    ]);
+    let mut out = Vec::new();
+    write_csv(store, by_id(), &layout, &mut out).await.unwrap();
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let record = reader.records().next().unwrap().unwrap();
+    assert_eq!(&record[0], "'=HYPERLINK(\"x\")");
+    assert_eq!(&record[1], "plain");
+    assert_eq!(
+        &record[2], "=1+1",
+        "a cell the caller marks as not text is kept as is"
+    );
+    assert_eq!(&record[3], "'=1+1");
+    assert_eq!(
+        &record[4],
+        r#"{"note":"plain","ticket":"=HYPERLINK(\"x\")"}"#
+    );
+}
+
+#[tokio::test]
 async fn an_empty_result_is_just_the_header() {
     let store: Arc<dyn AuditStore> = Arc::new(MemoryStore::new());
     let mut out = Vec::new();

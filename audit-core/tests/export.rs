@@ -110,7 +110,7 @@ async fn a_fetch_that_panics_ends_the_export_with_an_error() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_export_stops_fetching() {
     let store = store(1_000, None).await;
     let mut chunks = export(Arc::clone(&store) as Arc<dyn AuditStore>, by_user(), 10);

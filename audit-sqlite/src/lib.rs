@@ -86,7 +86,8 @@ const DEFAULT_MEMORY_MAP: u64 = 1 << 30;
 const SCAN_CONNECTIONS: usize = 4;
 
 /// Pages of at least this many entries are read ids first, in two halves at once (see
-/// `SqliteStore::fetch_ids_first`).
+/// `SqliteStore::fetch_ids_first`). Chosen, not measured: above any listing page a viewer
+/// asks for, below the export's chunks.
 const FETCH_IN_HALVES_FROM: u32 = 2_000;
 
 /// The write connection's page cache, in KiB (see `open_blocking` for why it is not larger).
@@ -644,8 +645,9 @@ impl SqliteStore {
         if ids.is_empty() {
             return Ok(Some(Vec::new()));
         }
-        // Few ids are read in one go rather than dropped: finding them may have scanned.
-        let mut entries = if ids.len() < FETCH_IN_HALVES_FROM as usize || self.readers.size() < 2 {
+        // Few ids are read in one go rather than dropped: finding them may have scanned. So are
+        // many while other reads hold the connections: halves would only queue behind them.
+        let mut entries = if ids.len() < FETCH_IN_HALVES_FROM as usize || self.readers.idle() < 2 {
             read(&ids).await?
         } else {
             let (lower, upper) = ids.split_at(ids.len() / 2);
