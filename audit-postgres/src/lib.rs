@@ -304,21 +304,23 @@ fn unreadable(error: tokio_postgres::Error) -> Error {
 
 fn read_entry(row: &Row) -> Result<AuditEntry> {
     let texts = Column::TEXT.len();
-    let mut stored = StoredRow {
+    let mut stored: StoredRow<&str> = StoredRow {
         id: row.try_get(0).map_err(unreadable)?,
         date: row.try_get(1).map_err(unreadable)?,
         success: row.try_get(2).map_err(unreadable)?,
         texts: Vec::with_capacity(texts),
         start_date: row.try_get(3 + texts).map_err(unreadable)?,
         duration: row.try_get(4 + texts).map_err(unreadable)?,
-        extra: row
-            .try_get::<_, Option<JsonText>>(5 + texts)
-            .map_err(unreadable)?
-            .map(|json| json.0),
+        extra: None,
     };
+    // Text is borrowed from the row, not copied into a String per cell.
     for i in 0..texts {
         stored.texts.push(row.try_get(3 + i).map_err(unreadable)?);
     }
+    let extra = row
+        .try_get::<_, Option<JsonText>>(5 + texts)
+        .map_err(unreadable)?;
+    stored.extra = extra.as_ref().map(|json| json.0.as_str());
     decode_entry(stored)
 }
 
