@@ -173,6 +173,20 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
         let _ = ids;
         Err(Error::Unsupported("an integrity chain".into()))
     }
+
+    /// Every entry matching `query` (its page is ignored) in the query's order, in chunks of
+    /// at most `chunk_size`, streamed by the backend itself (from one statement, say); what
+    /// [`export`] reads when a backend offers it. The default, `None`, has [`export`] walk
+    /// the pages of [`fetch`](AuditStore::fetch) with the keyset cursor. A stream must end
+    /// after an error, and should release what it holds when dropped before its end.
+    fn export_stream(
+        &self,
+        query: &AuditQuery,
+        chunk_size: u32,
+    ) -> Option<BoxStream<Result<Vec<AuditEntry>>>> {
+        let _ = (query, chunk_size);
+        None
+    }
 }
 
 /// The same query asking for one entry more than its page holds, so a backend learns whether
@@ -228,26 +242,35 @@ pub fn slice_page(sorted: Vec<AuditEntry>, query: &AuditQuery) -> Vec<AuditEntry
 }
 
 /// Streams every entry that matches `query` (its page is ignored) in the query's order, in
-/// chunks of `chunk_size` fetched with the keyset cursor, so memory stays constant at any size.
+/// chunks of `chunk_size`, so memory stays constant at any size: from the backend's own
+/// [`export_stream`](AuditStore::export_stream) when it has one, else fetched page after page
+/// with the keyset cursor.
 ///
 /// When a Tokio runtime is running, a task fetches ahead: it starts the next chunk as soon as
 /// it has queued the previous one, so fetching and rendering overlap. The queue holds
 /// [`EXPORT_CHUNKS_AHEAD`] chunks; with the one being consumed and the one the task holds
 /// (being fetched, or waiting for room in the queue), at most three chunks are in memory.
 /// Dropping the stream stops the task after its current fetch. Without a runtime, each chunk
-/// is fetched when the stream is polled. The walk reads as
-/// it goes: entries appended behind the cursor during the export are not included, entries
-/// appended ahead of it may be.
+/// is fetched when the stream is polled. The keyset walk reads as it goes: entries appended
+/// behind the cursor during the export are not included, entries appended ahead of it may be
+/// (a backend's stream may read one snapshot instead, as audit-postgres does).
 pub fn export(
     store: Arc<dyn AuditStore>,
     query: AuditQuery,
     chunk_size: u32,
 ) -> BoxStream<Result<Vec<AuditEntry>>> {
+    let chunk = chunk_size.clamp(1, MAX_PAGE_SIZE);
+    let source = match store.export_stream(&query, chunk) {
+        Some(stream) => Source::Stream(stream),
+        None => Source::Pages(Box::new(Pages {
+            store,
+            query,
+            chunk,
+            cursor: None,
+        })),
+    };
     let walk = Walk {
-        store,
-        query,
-        chunk: chunk_size.clamp(1, MAX_PAGE_SIZE),
-        cursor: None,
+        source,
         done: false,
     };
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -292,14 +315,25 @@ pub fn export(
 /// faster than one with audit-sqlite at 1,000,000 entries.
 pub const EXPORT_CHUNKS_AHEAD: usize = 1;
 
-/// The keyset walk of [`export`].
+/// Where [`export`] reads its chunks from, until the first error or the end.
 struct Walk {
+    source: Source,
+    done: bool,
+}
+
+enum Source {
+    /// The backend's own stream (see [`AuditStore::export_stream`]).
+    Stream(BoxStream<Result<Vec<AuditEntry>>>),
+    /// Pages of [`AuditStore::fetch`], one after the other with the keyset cursor.
+    Pages(Box<Pages>),
+}
+
+struct Pages {
     store: Arc<dyn AuditStore>,
     query: AuditQuery,
     chunk: u32,
     /// Where the next chunk starts; `None` before the first.
     cursor: Option<Cursor>,
-    done: bool,
 }
 
 impl Walk {
@@ -308,28 +342,45 @@ impl Walk {
         if self.done {
             return None;
         }
-        let page = match self.cursor.take() {
-            Some(cursor) => self.query.clone().after(cursor, self.chunk),
-            None => self.query.clone().offset(0, self.chunk),
-        };
-        let fetched = match page {
-            Ok(page) => self.store.fetch(&page).await,
-            Err(error) => Err(error),
-        };
-        match fetched {
-            Ok(entries) => {
-                self.cursor = entries
-                    .last()
-                    .filter(|_| entries.len() == self.chunk as usize)
-                    .map(|last| Cursor::after_entry(last, self.query.sort_order()));
-                self.done = self.cursor.is_none();
-                (!entries.is_empty()).then_some(Ok(entries))
+        let next = match &mut self.source {
+            Source::Stream(stream) => {
+                use futures_util::StreamExt as _;
+                let next = stream.next().await;
+                self.done = next.is_none();
+                next
             }
-            Err(error) => {
-                self.done = true;
-                Some(Err(error))
+            Source::Pages(pages) => {
+                let Pages {
+                    store,
+                    query,
+                    chunk,
+                    cursor,
+                } = pages.as_mut();
+                let page = match cursor.take() {
+                    Some(after) => query.clone().after(after, *chunk),
+                    None => query.clone().offset(0, *chunk),
+                };
+                let fetched = match page {
+                    Ok(page) => store.fetch(&page).await,
+                    Err(error) => Err(error),
+                };
+                if let Ok(entries) = &fetched {
+                    *cursor = entries
+                        .last()
+                        .filter(|_| entries.len() == *chunk as usize)
+                        .map(|last| Cursor::after_entry(last, query.sort_order()));
+                    self.done = cursor.is_none();
+                }
+                match fetched {
+                    Ok(entries) if entries.is_empty() => None,
+                    fetched => Some(fetched),
+                }
             }
+        };
+        if !matches!(next, Some(Ok(_))) {
+            self.done = true;
         }
+        next
     }
 }
 

@@ -3,6 +3,7 @@
 mod bind;
 mod dialect;
 mod error;
+mod export;
 mod purge;
 mod schema;
 mod stats;
@@ -17,8 +18,8 @@ use audit_core::integrity::{
 use audit_core::query::TimeRange;
 use audit_core::retention::{PurgeReport, PurgeRequest};
 use audit_core::sql::{
-    StoredRow, count_statement, decode_entry, encode_event, extra_for_check, page_statement,
-    purge_count_statement, validate_identifier, where_clause,
+    StoredRow, count_statement, decode_entry, encode_event, export_statement, extra_for_check,
+    page_statement, purge_count_statement, validate_identifier, where_clause,
 };
 use audit_core::stats::{Statistics, StatsRequest};
 use audit_core::store::{lookahead, page_from_lookahead};
@@ -613,6 +614,28 @@ impl AuditStore for PostgresStore {
             return Ok(Vec::new());
         }
         self.write_batch(&batch).await
+    }
+
+    /// Streams the export from one statement: the server sends rows while they are decoded,
+    /// which pages fetched one after the other cannot overlap, and the whole export reads one
+    /// snapshot. It holds one connection of the pool until its last row (a consumer that
+    /// leaves early cancels the statement).
+    fn export_stream(
+        &self,
+        query: &AuditQuery,
+        chunk_size: u32,
+    ) -> Option<audit_core::store::BoxStream<Result<Vec<AuditEntry>>>> {
+        let statement = build(&export_statement(
+            &self.names.table,
+            query,
+            Utc::now(),
+            &self.dialect,
+        ));
+        Some(export::stream(
+            self.pool.clone(),
+            statement,
+            chunk_size as usize,
+        ))
     }
 
     async fn fetch(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {

@@ -378,3 +378,69 @@ async fn without_pg_trgm_the_store_says_so_and_still_answers() {
     }
     store.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_reads_one_snapshot() {
+    let schema = Schema::new();
+    let store: Arc<dyn AuditStore> = Arc::new(schema.builder().open().await.unwrap());
+    let now = chrono::Utc::now();
+    let dated = |minutes: i64, user: &str| {
+        AuditEvent::new("GET /audit/")
+            .user(user)
+            .date(now + chrono::TimeDelta::minutes(minutes))
+    };
+    store
+        .append((0..3_000).map(|i| dated(-i, "before")).collect())
+        .await
+        .unwrap();
+    // Oldest first: entries appended during the export, dated later, sort after the cursor.
+    let query = AuditQuery::new()
+        .sort(Column::Date, Direction::Asc)
+        .unwrap();
+    let mut chunks = audit_core::export(Arc::clone(&store), query, 100);
+    let mut exported = chunks.next().await.unwrap().unwrap();
+    store
+        .append((1..=50).map(|i| dated(i, "during")).collect())
+        .await
+        .unwrap();
+    while let Some(chunk) = chunks.next().await {
+        exported.extend(chunk.unwrap());
+    }
+    assert_eq!(exported.len(), 3_000);
+    assert!(exported.iter().all(|e| e.user() == "before"));
+    assert!(exported.windows(2).all(|w| w[0].date() <= w[1].date()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_left_early_leaves_the_pool_working() {
+    let schema = Schema::new();
+    let store: Arc<dyn AuditStore> = Arc::new(schema.builder().open().await.unwrap());
+    for round in 0..4 {
+        let batch = (0..10_000)
+            .map(|i| AuditEvent::new("POST /validate/check").user(format!("u{round}-{i}")))
+            .collect();
+        store.append(batch).await.unwrap();
+    }
+    let mut chunks = audit_core::export(Arc::clone(&store), AuditQuery::new(), 10);
+    assert_eq!(chunks.next().await.unwrap().unwrap().len(), 10);
+    drop(chunks);
+    // Every connection of the pool (4) in use at once answers correctly.
+    let reads = (0..8).map(|_| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let page = store
+                .query(&AuditQuery::new().filter("user", "u3-9999").unwrap())
+                .await
+                .unwrap();
+            (page.filter_count, page.total_count, page.entries.len())
+        })
+    });
+    for read in futures_util::future::join_all(reads).await {
+        assert_eq!(read.unwrap(), (1, 40_000, 1));
+    }
+    let all: usize = audit_core::export(store, AuditQuery::new(), 5_000)
+        .map(|chunk| chunk.unwrap().len())
+        .fold(0, |sum, n| async move { sum + n })
+        .await;
+    assert_eq!(all, 40_000);
+}

@@ -31,7 +31,7 @@ pub use row::{
 };
 pub use stats::{bucket_start, filtered_selection};
 pub use translate::{
-    SqlDialect, count_statement, entries_statement, like_contains, like_pattern,
+    SqlDialect, count_statement, entries_statement, export_statement, like_contains, like_pattern,
     page_ids_statement, page_statement, page_statement_by_ids, prefilter_needles,
     sort_key_statement, where_clause,
 };

@@ -337,6 +337,24 @@ pub fn page_statement_by_ids(
     select
 }
 
+/// Every entry of `table` that matches `query` (its page is ignored), in the query's order:
+/// the columns of [`StoredRow`](crate::sql::StoredRow), for a backend that streams an export
+/// from one statement (see [`AuditStore::export_stream`](crate::AuditStore::export_stream)).
+pub fn export_statement(
+    table: &str,
+    query: &AuditQuery,
+    now: DateTime<Utc>,
+    dialect: &dyn SqlDialect,
+) -> SelectStatement {
+    let mut select = Query::select();
+    select.columns(select_columns()).from(Alias::new(table));
+    if let Some(filter) = where_clause(query, now, dialect) {
+        select.and_where(filter);
+    }
+    order_page(&mut select, query);
+    select
+}
+
 /// The ids of one page of `query`, in the page's order: the inner statement of
 /// [`page_statement_by_ids`]. Read the rows with [`entries_statement`].
 pub fn page_ids_statement(
