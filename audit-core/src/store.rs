@@ -177,8 +177,10 @@ pub trait AuditStore: Debug + Send + Sync + 'static {
     /// Every entry matching `query` (its page is ignored) in the query's order, in chunks of
     /// at most `chunk_size`, streamed by the backend itself (from one statement, say); what
     /// [`export`] reads when a backend offers it. The default, `None`, has [`export`] walk
-    /// the pages of [`fetch`](AuditStore::fetch) with the keyset cursor. A stream must end
-    /// after an error, and should release what it holds when dropped before its end.
+    /// the pages of [`fetch`](AuditStore::fetch) with the keyset cursor, and so may a backend
+    /// whose resources for streams are taken. A stream must end after an error; it holds what
+    /// it reads from for as long as its consumer takes, so it should release that when dropped
+    /// before its end.
     fn export_stream(
         &self,
         query: &AuditQuery,
@@ -250,10 +252,10 @@ pub fn slice_page(sorted: Vec<AuditEntry>, query: &AuditQuery) -> Vec<AuditEntry
 /// it has queued the previous one, so fetching and rendering overlap. The queue holds
 /// [`EXPORT_CHUNKS_AHEAD`] chunks; with the one being consumed and the one the task holds
 /// (being fetched, or waiting for room in the queue), at most three chunks are in memory.
-/// Dropping the stream stops the task after its current fetch. Without a runtime, each chunk
-/// is fetched when the stream is polled. The keyset walk reads as it goes: entries appended
-/// behind the cursor during the export are not included, entries appended ahead of it may be
-/// (a backend's stream may read one snapshot instead, as audit-postgres does).
+/// Dropping the stream stops the task and drops the fetch under way. Without a runtime, each
+/// chunk is fetched when the stream is polled. The keyset walk reads as it goes: entries
+/// appended behind the cursor during the export are not included, entries appended ahead of it
+/// may be (a backend's stream may read one snapshot instead, as audit-postgres does).
 pub fn export(
     store: Arc<dyn AuditStore>,
     query: AuditQuery,
@@ -281,9 +283,16 @@ pub fn export(
     let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_AHEAD);
     let mut walk = walk;
     let fetcher = runtime.spawn(async move {
-        while let Some(chunk) = walk.next_chunk().await {
+        loop {
+            // A consumer that leaves stops the fetch under way, not only the next one.
+            let next = std::pin::pin!(walk.next_chunk());
+            let gone = std::pin::pin!(sender.closed());
+            let chunk = match futures_util::future::select(next, gone).await {
+                futures_util::future::Either::Left((Some(chunk), _)) => chunk,
+                futures_util::future::Either::Left((None, _))
+                | futures_util::future::Either::Right(_) => return,
+            };
             if sender.send(chunk).await.is_err() {
-                // The consumer is gone.
                 return;
             }
         }

@@ -8,6 +8,7 @@ mod purge;
 mod schema;
 mod stats;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -236,6 +237,7 @@ impl PostgresStoreBuilder {
             statistics_slice_above: self.statistics_slice_above,
             keyring: self.keyring,
             pool,
+            export_slots: Arc::new(tokio::sync::Semaphore::new(self.max_connections / 2)),
             dialect: PostgresDialect::new(search == SearchIndex::Trigram),
             search,
             statements: Statements {
@@ -267,6 +269,8 @@ struct Statements {
 /// An [`AuditStore`] in a PostgreSQL database: the scale path.
 pub struct PostgresStore {
     pool: Pool,
+    /// Exports that may stream at once, each holding a connection (see `export_stream`).
+    export_slots: Arc<tokio::sync::Semaphore>,
     statistics_slice_above: AuditId,
     keyring: Option<Keyring>,
     names: Names,
@@ -618,23 +622,28 @@ impl AuditStore for PostgresStore {
 
     /// Streams the export from one statement: the server sends rows while they are decoded,
     /// which pages fetched one after the other cannot overlap, and the whole export reads one
-    /// snapshot. It holds one connection of the pool until its last row (a consumer that
-    /// leaves early cancels the statement).
+    /// snapshot. The stream holds a connection of the pool (and its snapshot) until its last
+    /// row is taken, so at most half of the pool's connections stream exports at once; when
+    /// none of those is free, `None` lets the export read page after page. A consumer that
+    /// leaves early cancels the statement.
     fn export_stream(
         &self,
         query: &AuditQuery,
         chunk_size: u32,
     ) -> Option<audit_core::store::BoxStream<Result<Vec<AuditEntry>>>> {
+        let slot = Arc::clone(&self.export_slots).try_acquire_owned().ok()?;
         let statement = build(&export_statement(
             &self.names.table,
             query,
             Utc::now(),
             &self.dialect,
         ));
+        let chunk = chunk_size.clamp(1, audit_core::query::MAX_PAGE_SIZE);
         Some(export::stream(
             self.pool.clone(),
             statement,
-            chunk_size as usize,
+            chunk as usize,
+            slot,
         ))
     }
 

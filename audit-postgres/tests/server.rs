@@ -411,36 +411,91 @@ async fn an_export_reads_one_snapshot() {
     assert!(exported.windows(2).all(|w| w[0].date() <= w[1].date()));
 }
 
+/// The backends connected under `application_name` that are running a statement.
+async fn active_backends(admin: &tokio_postgres::Client, application: &str) -> Vec<i32> {
+    admin
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+            &[&application],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_export_left_early_leaves_the_pool_working() {
+async fn an_export_left_early_closes_its_connection_and_frees_its_slot() {
     let schema = Schema::new();
-    let store: Arc<dyn AuditStore> = Arc::new(schema.builder().open().await.unwrap());
+    let application = unique_name("export");
+    let separator = if server().url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}application_name={application}", server().url);
+    // Two connections: one may stream an export, the other stays for everything else.
+    let store: Arc<dyn AuditStore> = Arc::new(
+        PostgresStore::builder()
+            .url(&url)
+            .schema(&schema.name)
+            .max_connections(2)
+            .wait_timeout(Duration::from_secs(5))
+            .open()
+            .await
+            .unwrap(),
+    );
     for round in 0..4 {
         let batch = (0..10_000)
             .map(|i| AuditEvent::new("POST /validate/check").user(format!("u{round}-{i}")))
             .collect();
         store.append(batch).await.unwrap();
     }
-    let mut chunks = audit_core::export(Arc::clone(&store), AuditQuery::new(), 10);
-    assert_eq!(chunks.next().await.unwrap().unwrap().len(), 10);
-    drop(chunks);
-    // Every connection of the pool (4) in use at once answers correctly.
-    let reads = (0..8).map(|_| {
-        let store = Arc::clone(&store);
-        tokio::spawn(async move {
-            let page = store
-                .query(&AuditQuery::new().filter("user", "u3-9999").unwrap())
-                .await
-                .unwrap();
-            (page.filter_count, page.total_count, page.entries.len())
-        })
-    });
-    for read in futures_util::future::join_all(reads).await {
-        assert_eq!(read.unwrap(), (1, 40_000, 1));
+    let admin = admin().await;
+    let mut streamed = audit_core::export(Arc::clone(&store), AuditQuery::new(), 10);
+    assert_eq!(streamed.next().await.unwrap().unwrap().len(), 10);
+    // The server is still sending the export's rows.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exporting = loop {
+        if let [pid] = active_backends(&admin, &application).await[..] {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no backend streams the export");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Meanwhile a second export reads page after page, and appends still get a connection.
+    let mut paged = audit_core::export(Arc::clone(&store), AuditQuery::new(), 5_000);
+    let mut paged_rows = paged.next().await.unwrap().unwrap().len();
+    store
+        .append(vec![AuditEvent::new("GET /audit/").user("during")])
+        .await
+        .unwrap();
+    while let Some(chunk) = paged.next().await {
+        paged_rows += chunk.unwrap().len();
     }
+    assert!(paged_rows >= 40_000, "{paged_rows} rows");
+    // Left early, the streaming export's connection closes instead of going back to the pool.
+    drop(streamed);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let connected: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&exporting],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if connected == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned export's backend lives on"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A full export afterwards sees everything.
     let all: usize = audit_core::export(store, AuditQuery::new(), 5_000)
         .map(|chunk| chunk.unwrap().len())
         .fold(0, |sum, n| async move { sum + n })
         .await;
-    assert_eq!(all, 40_000);
+    assert_eq!(all, 40_001);
 }

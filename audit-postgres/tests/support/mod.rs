@@ -513,6 +513,14 @@ impl AuditStore for TestStore {
         self.store.fetch(query).await
     }
 
+    fn export_stream(
+        &self,
+        query: &AuditQuery,
+        chunk_size: u32,
+    ) -> Option<audit_core::store::BoxStream<audit_core::Result<Vec<AuditEntry>>>> {
+        self.store.export_stream(query, chunk_size)
+    }
+
     async fn count(&self, query: &AuditQuery) -> audit_core::Result<Counts> {
         self.store.count(query).await
     }
