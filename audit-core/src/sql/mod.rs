@@ -32,7 +32,7 @@ pub use row::{
 pub use stats::{bucket_start, filtered_selection};
 pub use translate::{
     SqlDialect, count_statement, entries_statement, export_statement, like_contains, like_pattern,
-    page_ids_statement, page_statement, page_statement_by_ids, prefilter_needles,
+    page_ids_statement, page_statement, page_statement_by_ids, prefilter_needles, select_columns,
     sort_key_statement, where_clause,
 };
 

@@ -290,7 +290,7 @@ fn keyset(cursor: &Cursor) -> Expr {
 }
 
 /// The columns a page reads, in the order of [`StoredRow`](crate::sql::StoredRow).
-pub(crate) fn select_columns() -> Vec<Alias> {
+pub fn select_columns() -> Vec<Alias> {
     let mut names = vec![Alias::new("id"), Alias::new("date"), Alias::new("success")];
     names.extend(Column::TEXT.iter().map(|c| Alias::new(c.name())));
     names.extend([
