@@ -346,11 +346,8 @@ pub fn export_statement(
     now: DateTime<Utc>,
     dialect: &dyn SqlDialect,
 ) -> SelectStatement {
-    let mut select = Query::select();
-    select.columns(select_columns()).from(Alias::new(table));
-    if let Some(filter) = where_clause(query, now, dialect) {
-        select.and_where(filter);
-    }
+    let mut select = crate::sql::filtered_selection(table, query, now, dialect);
+    select.columns(select_columns());
     order_page(&mut select, query);
     select
 }

@@ -520,15 +520,7 @@ fn export(path: &Path) -> Probe {
     let rt = runtime()?;
     let (rows, took) = rt.block_on(async {
         let store: Arc<dyn AuditStore> = Arc::new(SqliteStore::open(path).await?);
-        let started = Instant::now();
-        let rows = write_csv(
-            Arc::clone(&store),
-            AuditQuery::new(),
-            &CsvLayout::canonical(),
-            std::io::sink(),
-        )
-        .await?;
-        Ok::<_, Box<dyn Error>>((rows as usize, started.elapsed()))
+        timed_csv(store).await
     })?;
     report(
         "write_csv through SqliteStore into io::sink()",
@@ -554,26 +546,34 @@ fn export(path: &Path) -> Probe {
     Ok(())
 }
 
+/// Every entry of `store` written as CSV into `io::sink()`: the rows and the time it took.
+async fn timed_csv(store: Arc<dyn AuditStore>) -> Result<(usize, Duration), Box<dyn Error>> {
+    let started = Instant::now();
+    let rows = write_csv(
+        store,
+        AuditQuery::new(),
+        &CsvLayout::canonical(),
+        std::io::sink(),
+    )
+    .await?;
+    Ok((usize::try_from(rows)?, started.elapsed()))
+}
+
 /// `write_csv` through the store, then the export's chunks without rendering, `times` times
 /// each: the export as applications run it, short enough for a profiler.
 fn csv_only(path: &Path, times: usize) -> Probe {
+    let report = |what: &str, rows: usize, took: Duration| {
+        println!(
+            "{what}: {rows} rows in {took:.2?}, {:.0} rows/s",
+            rows as f64 / took.as_secs_f64()
+        );
+    };
     let rt = runtime()?;
     rt.block_on(async {
         let store: Arc<dyn AuditStore> = Arc::new(SqliteStore::open(path).await?);
         for _ in 0..times {
-            let started = Instant::now();
-            let rows = write_csv(
-                Arc::clone(&store),
-                AuditQuery::new(),
-                &CsvLayout::canonical(),
-                std::io::sink(),
-            )
-            .await?;
-            let took = started.elapsed();
-            println!(
-                "write_csv: {rows} rows in {took:.2?}, {:.0} rows/s",
-                rows as f64 / took.as_secs_f64()
-            );
+            let (rows, took) = timed_csv(Arc::clone(&store)).await?;
+            report("write_csv", rows, took);
             let started = Instant::now();
             let mut chunks = audit_core::export(
                 Arc::clone(&store),
@@ -584,11 +584,7 @@ fn csv_only(path: &Path, times: usize) -> Probe {
             while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
                 rows += chunk?.len();
             }
-            let took = started.elapsed();
-            println!(
-                "export, chunks only: {rows} rows in {took:.2?}, {:.0} rows/s",
-                rows as f64 / took.as_secs_f64()
-            );
+            report("export, chunks only", rows, started.elapsed());
         }
         Ok(())
     })
