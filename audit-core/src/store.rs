@@ -352,12 +352,7 @@ impl Walk {
             return None;
         }
         let next = match &mut self.source {
-            Source::Stream(stream) => {
-                use futures_util::StreamExt as _;
-                let next = stream.next().await;
-                self.done = next.is_none();
-                next
-            }
+            Source::Stream(stream) => futures_util::StreamExt::next(stream).await,
             Source::Pages(pages) => {
                 let Pages {
                     store,
